@@ -1,0 +1,1 @@
+"""What the receiver and the workers both import: config, events, Bitbucket client, logging."""

@@ -1,0 +1,419 @@
+"""Marshmallow schemas for the values file, and their errors as one line per dotted key.
+
+The layout is DataChain Studio's Helm values: sections we own (`global.git.bitbucket`,
+`global.auth.bitbucket`, `global.teams.bitbucket`, `global.relay`) refuse unknown keys so that
+typos surface; the structure around them ignores other charts' keys. Loaded values keep the
+file's camelCase names; `shared.config_build` turns them into `shared.settings` dataclasses.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validates_schema
+
+from shared.config_fields import (
+    AnyMapping,
+    Boolean,
+    Choice,
+    Duration,
+    Integer,
+    Number,
+    SecretRefField,
+    Text,
+    TextList,
+    TextMap,
+    Url,
+)
+from shared.settings import RateLimit
+
+UNKNOWN_KEY = "unknown key"
+
+
+def _nested(schema: type[Schema], **kwargs: Any) -> fields.Nested:
+    kwargs.setdefault("allow_none", True)
+    return fields.Nested(schema, **kwargs)
+
+
+class NestedList(fields.List[Any]):
+    """A list of sections whose valid data keeps every index (a faulty item as its valid part),
+    so that later checks name the right item."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValidationError("must be a list")
+        items: list[dict[str, Any]] = []
+        errors: dict[int, Any] = {}
+        for index, item in enumerate(value):
+            try:
+                items.append(self.inner.deserialize(item, **kwargs))
+            except ValidationError as exc:
+                items.append(exc.valid_data if isinstance(exc.valid_data, dict) else {})
+                errors[index] = exc.messages
+        if errors:
+            raise ValidationError(errors, valid_data=items)
+        return items
+
+
+def _nested_list(schema: type[Schema]) -> NestedList:
+    return NestedList(fields.Nested(schema), allow_none=True)
+
+
+class Section(Schema):
+    """A section we own: every key must be known."""
+
+    error_messages: dict[str, str] = {  # noqa: RUF012 (marshmallow merges, never mutates)
+        "unknown": UNKNOWN_KEY,
+        "type": "must be a mapping of keys to values",
+    }
+
+    class Meta:
+        unknown = RAISE
+
+
+class Surroundings(Section):
+    """Structure around our sections, shared with other charts' settings: other keys pass."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+# --- global.git.bitbucket ---------------------------------------------------------------
+
+
+class ConsumerSchema(Section):
+    clientId = Text(secret=True)
+    clientIdSecret = SecretRefField()
+    clientSecret = Text(secret=True)
+    clientSecretSecret = SecretRefField()
+
+
+class OAuthSchema(Section):
+    version = Text()  # Studio's OAuth 1.0a/2.0 switch; the relay always uses 2.0
+    scopes = TextList()
+    redirectUri = Text()  # Studio's own login callback; not used here
+    tokenUrl = Url()
+
+
+class WebhooksSchema(Section):
+    autoSetup = Boolean()
+    events = TextList()
+    active = Boolean()
+    skipCertVerification = Boolean()
+    scope = Choice(("repository", "workspace", "project"))
+
+
+class RateLimitSchema(Section):
+    requestsPerHour = Integer()
+    burstSize = Integer()
+
+    @validates_schema
+    def _burst_below_rate(self, data: dict[str, Any], **kwargs: Any) -> None:
+        defaults = RateLimit()
+        rate = data.get("requestsPerHour") or defaults.requests_per_hour
+        burst = data.get("burstSize") or defaults.burst_size
+        if burst >= rate:
+            raise ValidationError(
+                f"must be less than requestsPerHour ({rate}), got {burst}",
+                "burstSize" if "burstSize" in data else "requestsPerHour",
+            )
+
+
+class TimeoutSchema(Section):
+    connect = Duration()
+    read = Duration()
+    write = Duration()
+
+
+class SslSchema(Section):
+    verify = Boolean()
+    caCertificate = Text()
+
+
+class AccessListSchema(Section):
+    allowList = TextList()
+    blockList = TextList()
+
+
+class DataChangeSchema(Section):
+    enabled = Boolean()
+    branch = Text()
+    variables = TextMap(secret=True)
+
+
+class TriggersSchema(Section):
+    dataChange = _nested(DataChangeSchema)
+
+
+class PipelinesSchema(Section):
+    enabled = Boolean()
+    triggers = _nested(TriggersSchema)
+    customVariables = TextMap(secret=True)
+
+
+class BuildStatusSchema(Section):
+    enabled = Boolean()
+    contexts = TextMap()
+    url = Url()
+    description = Text()
+
+
+class SelectorSchema(Section):
+    type = Choice(("custom", "branches", "tags", "bookmarks", "pull-requests", "default"))
+    pattern = Text()
+
+    @validates_schema
+    def _pattern_unless_default(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("type") is None:
+            raise ValidationError("is required", "type")
+        if data["type"] != "default" and not data.get("pattern"):
+            raise ValidationError(f"is required for selector type {data['type']}", "pattern")
+
+
+class PipelineRunnerSchema(Section):
+    selector = _nested(SelectorSchema)
+    variables = TextMap(secret=True)
+    secured = TextList()
+
+
+class HttpRunnerSchema(Section):
+    url = Url(required=True)
+    secret = Text(secret=True)
+    secretSecret = SecretRefField()
+    timeout = Duration()
+
+
+class JobSchema(Section):
+    name = Text(required=True)
+    on = TextList(required=True, empty="must name at least one event key or alias")
+    branches = TextList()
+    repositories = TextList()
+    context = Text(required=True)
+    runner = Choice(("pipeline", "http"), required=True)
+    pipeline = _nested(PipelineRunnerSchema)
+    http = _nested(HttpRunnerSchema)
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _runner_section(self, data: dict[str, Any], original: Any, **kwargs: Any) -> None:
+        runner = data.get("runner")
+        if runner is None or not isinstance(original, Mapping):
+            return
+        errors: dict[str, list[str]] = {}
+        if runner == "http" and original.get("http") is None:
+            errors["http"] = ["is required for runner: http (at least url)"]
+        other = "pipeline" if runner == "http" else "http"
+        if original.get(other) is not None:
+            errors[other] = [f"is only used with runner: {other}"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class GitBitbucketSchema(Section):
+    enabled = Boolean()
+    type = Choice(("cloud", "server"))
+    url = Url()
+    apiUrl = Url()
+    clientId = Text(secret=True)
+    clientIdSecret = SecretRefField()
+    clientSecret = Text(secret=True)
+    clientSecretSecret = SecretRefField()
+    consumers = _nested_list(ConsumerSchema)
+    token = Text(secret=True)
+    tokenSecret = SecretRefField()
+    username = Text()
+    password = Text(secret=True)
+    passwordSecret = SecretRefField()
+    webhookSecret = Text(secret=True)
+    webhookSecretSecret = SecretRefField()
+    webhookSecrets = TextList(refs=True, secret=True)
+    oauth = _nested(OAuthSchema)
+    webhooks = _nested(WebhooksSchema)
+    rateLimit = _nested(RateLimitSchema)
+    timeout = _nested(TimeoutSchema)
+    ssl = _nested(SslSchema)
+    repositories = _nested(AccessListSchema)
+    workspaces = _nested(AccessListSchema)
+    permissions = AnyMapping()  # Studio's per-repository permissions; not used here
+    pipelines = _nested(PipelinesSchema)
+    buildStatus = _nested(BuildStatusSchema)
+    jobs = _nested_list(JobSchema)
+
+
+# --- global.auth.bitbucket, global.teams.bitbucket, global.relay ----------------------------
+
+
+class TeamSyncSchema(Section):
+    enabled = Boolean()
+    workspaceWhitelist = TextList()
+
+
+class AuthBitbucketSchema(Section):
+    enabled = Boolean()
+    type = Choice(("cloud", "server"))
+    url = Url()
+    clientId = Text(secret=True)
+    clientIdSecret = SecretRefField()
+    clientSecret = Text(secret=True)
+    clientSecretSecret = SecretRefField()
+    scopes = TextList()
+    teamSync = _nested(TeamSyncSchema)
+
+
+class SinkSchema(Section):
+    url = Url(required=True)
+    secret = Text(secret=True)
+    secretSecret = SecretRefField()
+
+
+class TeamsBitbucketSchema(Section):
+    mapping = TextMap()
+    defaultRole = Text()
+    syncInterval = Duration()
+    roleOrder = TextList()
+    maxRemovalRatio = Number(low=0.0, high=1.0)
+    sink = _nested(SinkSchema)
+
+
+class RelaySchema(Section):
+    publicUrl = Url()
+    apiTokens = TextList(refs=True, secret=True)
+    redisUrl = Url(schemes=("redis", "rediss", "unix"), secret=True)
+    environment = Choice(("development", "production"))
+    logFormat = Choice(("json", "console"))
+    logLevel = Choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    varDir = Text()
+    dedupeWindow = Duration()
+    maxBodyBytes = Integer()
+
+
+# --- the structure around them ------------------------------------------------------------
+
+
+class GitSchema(Surroundings):
+    bitbucket = _nested(GitBitbucketSchema)
+
+
+class AuthSchema(Surroundings):
+    bitbucket = _nested(AuthBitbucketSchema)
+
+
+class TeamsSchema(Surroundings):
+    bitbucket = _nested(TeamsBitbucketSchema)
+
+
+class GlobalSchema(Surroundings):
+    git = _nested(GitSchema)
+    auth = _nested(AuthSchema)
+    teams = _nested(TeamsSchema)
+    relay = _nested(RelaySchema)
+
+
+class MonitoringSchema(Surroundings):
+    bitbucket = AnyMapping()  # dashboards and alerts belong to the platform; kept as given
+
+
+class ValuesSchema(Surroundings):
+    global_ = _nested(GlobalSchema, data_key="global")
+    monitoring = _nested(MonitoringSchema)
+
+
+def validate_values(raw: Mapping[str, Any]) -> tuple[dict[str, Any], Problems]:
+    """The loaded values (what was valid, even when something was not) and the problems found."""
+    schema = ValuesSchema()
+    try:
+        return schema.load(raw), Problems()
+    except ValidationError as exc:
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return valid, Problems(flatten_errors(messages, schema))
+
+
+class Problems:
+    """Problems as (key, message), in the order found; one line each in the final message.
+
+    Later checks stay quiet about keys the schema already faulted, so a bad value is reported
+    once, as what it is, not again as a consequence.
+    """
+
+    def __init__(self, found: list[tuple[str, str]] | None = None) -> None:
+        self._items = list(found or ())
+        self._schema_keys = {key for key, _ in self._items}
+
+    def add(self, key: str, message: str) -> None:
+        if key not in self._schema_keys:
+            self._items.append((key, message))
+
+    def about(self, key: str) -> bool:
+        """Whether a problem was recorded for `key`, its `<key>Secret` or its `<KEY>_FILE`."""
+        return any(found in (key, key + "Secret", key + "_FILE") for found, _ in self._items)
+
+    def touched(self, prefix: str) -> bool:
+        """Whether the schema faulted `prefix` or anything under it."""
+        return any(
+            key == prefix or key.startswith((prefix + ".", prefix + "["))
+            for key in self._schema_keys
+        )
+
+    def lines(self) -> list[str]:
+        """One "key: why" line per problem, grouped by key."""
+        return [f"{key}: {message}" for key, message in sorted(self._items, key=lambda p: p[0])]
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+
+def flatten_errors(
+    messages: Mapping[Any, Any], schema: Schema | None, prefix: str = ""
+) -> list[tuple[str, str]]:
+    """Marshmallow's nested messages as (dotted key, message) pairs, suggesting known keys."""
+    problems: list[tuple[str, str]] = []
+    for key, value in messages.items():
+        path = _join(prefix, key)
+        if isinstance(value, Mapping):
+            child = schema if isinstance(key, int) else _child_schema(schema, str(key))
+            problems.extend(flatten_errors(value, child, path))
+            continue
+        for message in value if isinstance(value, list) else [value]:
+            if isinstance(message, Mapping):
+                problems.extend(flatten_errors(message, schema, path))
+            elif message == UNKNOWN_KEY:
+                problems.append((path, UNKNOWN_KEY + _suggestion(schema, str(key))))
+            else:
+                problems.append((path, str(message)))
+    return problems
+
+
+def _join(prefix: str, key: Any) -> str:
+    if key == "_schema":
+        return prefix or "(top level)"
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def _keys(schema: Schema) -> dict[str, fields.Field[Any]]:
+    return {field.data_key or name: field for name, field in schema.fields.items()}
+
+
+def _child_schema(schema: Schema | None, key: str) -> Schema | None:
+    if schema is None:
+        return None
+    field: Any = _keys(schema).get(key)
+    while isinstance(field, fields.List):
+        field = field.inner
+    if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+        return field.schema
+    return None
+
+
+def _suggestion(schema: Schema | None, key: str) -> str:
+    if schema is None:
+        return ""
+    known = list(_keys(schema))
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not close:
+        lowered = {name.lower(): name for name in known}
+        close = [lowered[key.lower()]] if key.lower() in lowered else []
+    return f" (did you mean {close[0]}?)" if close else ""

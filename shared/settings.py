@@ -1,0 +1,199 @@
+"""The validated, frozen shape of the service's configuration (loaded by `shared.config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared.secret import Secret
+
+Product = Literal["cloud", "server"]
+
+DEFAULT_CLOUD_API_URL = "https://api.bitbucket.org/2.0"
+DEFAULT_TOKEN_URL = "https://bitbucket.org/site/oauth2/access_token"  # noqa: S105 (a URL)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """An OAuth consumer (client credentials) that Bitbucket counts requests against."""
+
+    client_id: str
+    client_secret: Secret
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests_per_hour: int = 1000
+    burst_size: int = 50
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds."""
+
+    connect: float = 30.0
+    read: float = 60.0
+    write: float = 30.0
+
+
+@dataclass(frozen=True)
+class TLS:
+    verify: bool = True
+    ca_certificate: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessLists:
+    """Glob patterns; an empty allow list allows everything not blocked."""
+
+    allow: tuple[str, ...] = ()
+    block: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    auto_setup: bool = False
+    events: tuple[str, ...] = ()
+    active: bool = True
+    skip_cert_verification: bool = False
+    scope: Literal["repository", "workspace", "project"] = "repository"
+
+
+@dataclass(frozen=True)
+class DataChangeTrigger:
+    enabled: bool = False
+    branch: str = "main"
+    variables: dict[str, str] = field(default_factory=dict, repr=False)  # values may be secrets
+
+
+@dataclass(frozen=True)
+class PipelinesSettings:
+    enabled: bool = False
+    data_change: DataChangeTrigger = field(default_factory=DataChangeTrigger)
+    custom_variables: dict[str, str] = field(default_factory=dict, repr=False)  # may be secrets
+
+
+@dataclass(frozen=True)
+class BuildStatusSettings:
+    enabled: bool = True
+    contexts: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PipelineRunner:
+    selector: dict[str, str] | None = None
+    variables: dict[str, str] = field(default_factory=dict, repr=False)  # values may be secrets
+    secured: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HttpRunner:
+    url: str
+    secret: Secret | None = None
+    timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
+class JobRule:
+    """One entry of `jobs`: which events start which job (DESIGN §7)."""
+
+    name: str
+    on: tuple[str, ...]
+    context: str
+    runner: Literal["pipeline", "http"]
+    branches: tuple[str, ...] = ("*",)
+    repositories: tuple[str, ...] = ("*",)
+    pipeline: PipelineRunner | None = None
+    http: HttpRunner | None = None
+
+
+@dataclass(frozen=True)
+class BitbucketSettings:
+    """`global.git.bitbucket`: where Bitbucket is and how to talk to it."""
+
+    product: Product = "cloud"
+    enabled: bool = True
+    url: str | None = None
+    api_url: str = DEFAULT_CLOUD_API_URL
+    token_url: str = DEFAULT_TOKEN_URL
+    consumers: tuple[Consumer, ...] = ()
+    token: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+    webhook_secrets: tuple[Secret, ...] = ()
+    oauth_scopes: tuple[str, ...] = ()
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    timeout: Timeouts = field(default_factory=Timeouts)
+    tls: TLS = field(default_factory=TLS)
+    repositories: AccessLists = field(default_factory=AccessLists)
+    workspaces: AccessLists = field(default_factory=AccessLists)
+    pipelines: PipelinesSettings = field(default_factory=PipelinesSettings)
+    build_status: BuildStatusSettings = field(default_factory=BuildStatusSettings)
+    jobs: tuple[JobRule, ...] = ()
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.consumers or self.token or (self.username and self.password))
+
+
+@dataclass(frozen=True)
+class TeamSyncSettings:
+    """`global.auth.bitbucket.teamSync`."""
+
+    enabled: bool = False
+    workspace_whitelist: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamSink:
+    url: str
+    secret: Secret | None = None
+
+
+@dataclass(frozen=True)
+class TeamsSettings:
+    """`global.teams.bitbucket`."""
+
+    mapping: dict[str, str] = field(default_factory=dict)
+    default_role: str = "viewer"
+    sync_interval: float = 3600.0
+    role_order: tuple[str, ...] = ("admin", "member", "viewer")
+    max_removal_ratio: float = 0.5
+    sink: TeamSink | None = None
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """`global.relay`: the service's own settings."""
+
+    public_url: str | None = None
+    api_tokens: tuple[Secret, ...] = ()
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)  # may hold a password
+    environment: Literal["development", "production"] = "production"
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+    var_dir: str = "./var"
+    dedupe_window: float = 86400.0
+    max_body_bytes: int = 256 * 1024
+    generated_webhook_secret: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service is configured with, validated and frozen."""
+
+    bitbucket: BitbucketSettings = field(default_factory=BitbucketSettings)
+    team_sync: TeamSyncSettings = field(default_factory=TeamSyncSettings)
+    teams: TeamsSettings = field(default_factory=TeamsSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    monitoring: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    source: str | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        """No Bitbucket credentials: outgoing calls are logged, not sent."""
+        return not self.bitbucket.has_credentials
