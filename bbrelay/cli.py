@@ -1,0 +1,155 @@
+"""`bbrelay`: the operator's command line (run, send-test-event, deliveries, config)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from bbrelay.runtime import environ_with_runtime, read_runtime, var_dir
+from shared.config import ConfigError, load_settings
+from shared.deliveries import DeliveryStore
+from shared.redis import connect, redacted_url
+from shared.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    environ = environ_with_runtime(os.environ)
+    try:
+        result: int = args.func(args, environ)
+    except ConfigError as exc:
+        print(f"bbrelay: {exc}", file=sys.stderr)
+        return 2
+    except redis.RedisError as exc:
+        print(f"bbrelay: Redis unreachable ({exc}); is `make run` running?", file=sys.stderr)
+        return 1
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bbrelay", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start Redis, receiver, worker, beat and Flower")
+    run.add_argument("--port", type=int, default=8000, help="receiver port (Flower: port + 1)")
+    run.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    run.set_defaults(func=_run)
+
+    send = sub.add_parser("send-test-event", help="post a signed sample delivery")
+    send.add_argument("--event", help="event key, e.g. repo:push or pr:opened")
+    send.add_argument("--product", choices=["cloud", "server"], help="default: configured type")
+    send.add_argument("--url", help="receiver webhook URL (default: the running service)")
+    send.add_argument("--exact", action="store_true", help="send the fixture bytes unchanged")
+    send.add_argument("--no-wait", action="store_true", help="do not wait for the worker")
+    send.set_defaults(func=_send_test_event)
+
+    deliveries = sub.add_parser("deliveries", help="list recent webhook deliveries")
+    deliveries.add_argument("--limit", type=int, default=20)
+    deliveries.add_argument("--failed", action="store_true", help="dead letters only")
+    deliveries.add_argument("--json", action="store_true", help="one JSON object per line")
+    deliveries.set_defaults(func=_deliveries)
+
+    config = sub.add_parser("config", help="validate the configuration and summarise it")
+    config.set_defaults(func=_config)
+    return parser
+
+
+def _run(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay.run import run
+
+    return run(os.environ, port=args.port, concurrency=args.concurrency)
+
+
+def _send_test_event(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay.test_event import DEFAULT_EVENTS, UnknownTestEvent, send_test_event
+
+    settings = load_settings(environ=environ)
+    if not settings.bitbucket.webhook_secrets:
+        print("bbrelay: no webhook secret configured (BBRELAY_WEBHOOK_SECRET)", file=sys.stderr)
+        return 2
+    product = args.product or settings.bitbucket.product
+    event_key = args.event or DEFAULT_EVENTS[product]
+    url = args.url or _receiver_url(settings, environ) + "/api/webhooks/bitbucket"
+    secret = settings.bitbucket.webhook_secrets[0]
+    try:
+        delivery = send_test_event(url, secret, product, event_key, unique=not args.exact)
+    except UnknownTestEvent as exc:
+        print(f"bbrelay: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"bbrelay: could not reach {url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"POST {url}  {product} {event_key}  delivery {delivery.delivery_id}")
+    print(f"{delivery.status} {json.dumps(delivery.answer)}")
+    if delivery.status == 202 and delivery.answer.get("status") == "queued" and not args.no_wait:
+        record = _wait_for_worker(settings, delivery.delivery_id)
+        print(f"worker: {record.get('status', 'unknown') if record else 'no record'}")
+    return 0 if 200 <= delivery.status < 300 else 1
+
+
+def _receiver_url(settings: Settings, environ: dict[str, str]) -> str:
+    running = read_runtime(var_dir(environ)).get("receiver_url")
+    return str(running or settings.relay.public_url or "http://127.0.0.1:8000").rstrip("/")
+
+
+def _wait_for_worker(settings: Settings, delivery_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    store = DeliveryStore(connect(settings.relay.redis_url))
+    deadline = time.monotonic() + timeout
+    record: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        record = store.get(delivery_id) or {}
+        if record.get("status") in {"processed", "failed"}:
+            break
+        time.sleep(0.1)
+    return record
+
+
+def _deliveries(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    settings = load_settings(environ=environ)
+    store = DeliveryStore(connect(settings.relay.redis_url))
+    records = store.recent(args.limit, failed=args.failed)
+    if args.json:
+        for record in records:
+            print(json.dumps(record, sort_keys=True))
+        return 0
+    if not records:
+        print("no deliveries" + (" failed" if args.failed else " yet"))
+        return 0
+    print(f"{'RECEIVED':20} {'DELIVERY':38} {'STATUS':10} {'TRIES':5} {'EVENT':22} REPOSITORY")
+    for record in records:
+        received = datetime.fromtimestamp(record.get("received_at", 0), UTC)
+        print(
+            f"{received:%Y-%m-%d %H:%M:%S}  {record['delivery_id']:38} {record['status']:10} "
+            f"{record.get('attempts', 0):<5} {record.get('event_key', ''):22} "
+            f"{record.get('repository', '')}"
+        )
+        if record.get("error"):
+            print(f"{'':22}error: {record['error']}")
+    return 0
+
+
+def _config(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    settings = load_settings(environ=environ)
+    bitbucket = settings.bitbucket
+    print(f"configuration OK ({settings.source or 'defaults, no file'})")
+    print(f"  bitbucket   {bitbucket.product} {bitbucket.api_url}")
+    print(f"  mode        {'dry-run (no credentials)' if settings.dry_run else 'live'}")
+    secrets = len(bitbucket.webhook_secrets)
+    print(f"  consumers   {len(bitbucket.consumers)}; webhook secrets {secrets}")
+    print(f"  redis       {redacted_url(settings.relay.redis_url)}")
+    for warning in settings.warnings:
+        print(f"  warning     {warning}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

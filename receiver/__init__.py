@@ -1,0 +1,47 @@
+"""The Flask receiver: verifies Bitbucket webhooks and hands them to the workers."""
+
+from __future__ import annotations
+
+import redis
+import structlog
+from flask import Flask
+
+from receiver import api, health, webhooks
+from receiver.enqueue import CeleryEnqueuer, Enqueuer
+from receiver.intake import Intake
+from shared.config import load_settings
+from shared.deliveries import DeliveryStore
+from shared.redis import connect
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class NoWebhookSecret(RuntimeError):
+    """The receiver will not accept unverifiable deliveries."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    enqueuer: Enqueuer | None = None,
+    redis_client: redis.Redis[bytes] | None = None,
+) -> Flask:
+    """Build the receiver; tests pass their own settings, enqueuer and Redis client."""
+    settings = settings or load_settings()
+    if not settings.bitbucket.webhook_secrets:
+        raise NoWebhookSecret(
+            "no webhook secret configured: set BBRELAY_WEBHOOK_SECRET or "
+            "global.git.bitbucket.webhookSecret (or run with BBRELAY_ENV=development)"
+        )
+    client = redis_client or connect(settings.relay.redis_url)
+    store = DeliveryStore(client, dedupe_window=settings.relay.dedupe_window)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
+    app.extensions["bbrelay.settings"] = settings
+    app.extensions["bbrelay.redis"] = client
+    app.extensions["bbrelay.store"] = store
+    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer or CeleryEnqueuer(settings))
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,33 @@
+"""Hand a normalised event to the workers by task name; the receiver never imports workers."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from celery import Celery
+
+from shared.celery_config import celery_config
+from shared.settings import Settings
+from shared.task_names import HANDLE_EVENT, QUEUE
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not take the task; the receiver answers 503 so Bitbucket retries."""
+
+
+class Enqueuer(Protocol):
+    def enqueue(self, event: dict[str, Any], task_id: str) -> None: ...
+
+
+class CeleryEnqueuer:
+    """Publishes `handle_event` through Celery's own API."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = Celery("bbrelay-receiver", set_as_current=False)
+        self.app.conf.update(celery_config(settings))
+
+    def enqueue(self, event: dict[str, Any], task_id: str) -> None:
+        try:
+            self.app.send_task(HANDLE_EVENT, args=[event], task_id=task_id, queue=QUEUE)
+        except Exception as exc:  # kombu raises OperationalError and redis errors alike
+            raise BrokerUnavailable(str(exc)) from exc

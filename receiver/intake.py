@@ -1,0 +1,115 @@
+"""The receiving steps of DESIGN §5, from headers and raw body to an answer, without Flask."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+import structlog
+from werkzeug.datastructures import Headers
+
+from receiver.enqueue import BrokerUnavailable, Enqueuer
+from receiver.signature import verify
+from shared.access import event_allowed
+from shared.deliveries import DeliveryStore
+from shared.events import Event
+from shared.payloads import PayloadError, UnknownEventKey, parse_event
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PING = "diagnostics:ping"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the view sends back, and the outcome counted in metrics and logs."""
+
+    status: int
+    body: dict[str, Any]
+    outcome: str
+    log_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def delivery_id_from(headers: Headers) -> str:
+    """Cloud sends X-Request-UUID, Server/DC X-Request-Id; without either, make one up."""
+    given = headers.get("X-Request-UUID") or headers.get("X-Request-Id")
+    return given.strip() if given else f"gen-{uuid.uuid4()}"
+
+
+class Intake:
+    """Verify, normalise, filter, dedupe and enqueue one delivery."""
+
+    def __init__(self, settings: Settings, store: DeliveryStore, enqueuer: Enqueuer) -> None:
+        self.settings = settings
+        self.store = store
+        self.enqueuer = enqueuer
+        self.secrets = settings.bitbucket.webhook_secrets
+        self.subscribed = frozenset(settings.bitbucket.webhooks.events)
+
+    def receive(self, headers: Headers, body: bytes, received_at: float) -> Answer:
+        if (headers.get("X-Event-Key") or "").strip() == PING:
+            return Answer(200, {"status": "pong"}, "ignored", {"event_key": PING})
+        if not verify(self.secrets, body, headers.get("X-Hub-Signature")):
+            return Answer(401, {"error": "missing or invalid X-Hub-Signature"}, "bad_signature")
+        delivery_id = delivery_id_from(headers)
+        structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
+        try:
+            event = parse_event(headers, body, received_at=received_at, delivery_id=delivery_id)
+        except UnknownEventKey as exc:
+            return Answer(202, {"status": "ignored", "reason": str(exc)}, "ignored")
+        except PayloadError as exc:
+            error = {"error": "invalid payload", "field": exc.field, "reason": exc.reason}
+            return Answer(400, error, "invalid", {"field": exc.field})
+        structlog.contextvars.bind_contextvars(event_key=event.event_key, repo=event.repository)
+        if event.event_key == PING:
+            return Answer(200, {"status": "pong"}, "ignored")
+        if self.subscribed and event.event_key not in self.subscribed:
+            return Answer(202, {"status": "ignored", "reason": "event not subscribed"}, "ignored")
+        if not self._allowed(event):
+            return Answer(202, {"status": "filtered"}, "filtered")
+        return self._enqueue_once(event, body)
+
+    def _allowed(self, event: Event) -> bool:
+        bitbucket = self.settings.bitbucket
+        return event_allowed(
+            event.workspace, event.repository, bitbucket.workspaces, bitbucket.repositories
+        )
+
+    def _enqueue_once(self, event: Event, body: bytes) -> Answer:
+        body_sha = hashlib.sha256(body).hexdigest()
+        task_id = str(uuid.uuid4())
+        fields = {
+            "event_key": event.event_key,
+            "product": event.product,
+            "repository": event.repository or "",
+            "received_at": f"{event.received_at:.6f}",
+            "task_id": task_id,
+        }
+        try:
+            claim = self.store.claim(event.delivery_id, body_sha, body, fields)
+        except redis.RedisError as exc:
+            return _unavailable(exc)
+        if not claim.is_new:
+            answer = {"delivery": event.delivery_id, "status": "duplicate"}
+            return Answer(200, answer, "duplicate", {"original": claim.delivery_id})
+        try:
+            self.enqueuer.enqueue(event.to_json(), task_id)
+        except BrokerUnavailable as exc:
+            self._release(event.delivery_id, body_sha)
+            return _unavailable(exc)
+        return Answer(202, {"delivery": event.delivery_id, "status": "queued"}, "accepted")
+
+    def _release(self, delivery_id: str, body_sha: str) -> None:
+        try:
+            self.store.release(delivery_id, body_sha)
+        except redis.RedisError:
+            log.error("webhook.release_failed", reason="redis unreachable after claim")
+
+
+def _unavailable(exc: Exception) -> Answer:
+    body = {"error": "queue unavailable, retry later"}
+    return Answer(503, body, "unavailable", {"reason": type(exc).__name__})

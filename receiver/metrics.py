@@ -1,0 +1,44 @@
+"""Prometheus metrics of the receiver, and the scrape that merges gunicorn's workers."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "filtered",
+    "ignored",
+    "bad_signature",
+    "invalid",
+    "too_large",
+    "unavailable",
+)
+
+WEBHOOK_DELIVERIES = Counter(
+    "bbrelay_webhook_deliveries_total",
+    "Webhook deliveries received, by outcome.",
+    ["outcome"],
+)
+WEBHOOK_LATENCY = Histogram(
+    "bbrelay_webhook_request_duration_seconds",
+    "Time to answer a webhook delivery.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+for _outcome in OUTCOMES:
+    WEBHOOK_DELIVERIES.labels(_outcome)
+
+
+def scrape() -> bytes:
+    """The exposition text; merges every gunicorn worker's values in multiprocess mode.
+
+    prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR, so this checks the same variable.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(DEFAULT_REGISTRY)

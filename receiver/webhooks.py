@@ -1,0 +1,45 @@
+"""POST /api/webhooks/bitbucket: read the raw body, run the intake, answer, count, log."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from receiver.intake import Answer, Intake
+from receiver.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
+
+bp = Blueprint("webhooks", __name__)
+log = structlog.get_logger(__name__)
+
+
+@bp.post("/api/webhooks/bitbucket")
+def receive_webhook() -> ResponseReturnValue:
+    started = time.perf_counter()
+    structlog.contextvars.clear_contextvars()
+    intake: Intake = current_app.extensions["bbrelay.intake"]
+    body = _read_body(intake.settings.relay.max_body_bytes)
+    if body is None:
+        limit = intake.settings.relay.max_body_bytes
+        answer = Answer(413, {"error": f"body larger than {limit} bytes"}, "too_large")
+    else:
+        answer = intake.receive(request.headers, body, received_at=time.time())
+    WEBHOOK_DELIVERIES.labels(answer.outcome).inc()
+    WEBHOOK_LATENCY.observe(time.perf_counter() - started)
+    level = "warning" if answer.status >= 400 else "info"
+    getattr(log, level)(f"webhook.{answer.outcome}", status=answer.status, **answer.log_fields)
+    return jsonify(answer.body), answer.status
+
+
+def _read_body(limit: int) -> bytes | None:
+    """The raw body as sent, or None when it is larger than `limit`."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    try:
+        body = request.stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        return None
+    return body if len(body) <= limit else None

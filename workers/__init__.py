@@ -1,0 +1,1 @@
+"""Celery workers: handle events, trigger jobs, post statuses, sync teams."""

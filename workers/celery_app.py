@@ -1,0 +1,26 @@
+"""The Celery app of the workers (`celery -A workers.celery_app:app worker`)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from shared.celery_config import celery_config
+from shared.config import load_settings
+from shared.settings import Settings
+
+TASK_MODULES = ["workers.tasks.events"]
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app configured from settings; task modules are imported by name."""
+    app = Celery("bbrelay", include=TASK_MODULES, set_as_current=True)
+    app.conf.update(celery_config(settings))
+    return app
+
+
+settings = load_settings()
+app = make_celery(settings)
+
+from workers import signals  # noqa: E402  (connects log context to this app's tasks)
+
+signals.connect(settings)

@@ -1,0 +1,27 @@
+"""What the worker does with one normalised event."""
+
+from __future__ import annotations
+
+import structlog
+
+from shared.events import Event
+from workers.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+def handle_event(services: Services, event: Event) -> None:
+    """Record the delivery as processing, act on it, record it processed."""
+    structlog.contextvars.bind_contextvars(
+        delivery_id=event.delivery_id, event_key=event.event_key, repo=event.repository
+    )
+    store = services.deliveries
+    store.advance(event.delivery_id, "processing", count_attempt=True)
+    log.info(
+        "event.handled",
+        ref=event.ref,
+        commit=event.commit,
+        pr_id=event.pr_id,
+        dry_run=services.settings.dry_run,
+    )
+    store.advance(event.delivery_id, "processed")

@@ -1,0 +1,1 @@
+"""Thin Celery tasks: JSON in, one function call, retries declared on the decorator."""
