@@ -1,0 +1,249 @@
+"""BitbucketClient: verbs named after the API, for Cloud and Server/DC alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from shared.bitbucket import paths
+from shared.bitbucket.errors import BitbucketRejected, ForbiddenHost
+from shared.bitbucket.models import BuildStatus, Group, Pipeline, User, Webhook, WebhookSpec
+from shared.settings import Product
+
+CLOUD_PAGE_SIZE = 100
+SERVER_PAGE_SIZE = 1000
+MAX_PAGES = 1000
+
+
+class Sends(Protocol):
+    def send(
+        self,
+        method: str,
+        url: str,
+        group: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response: ...
+
+
+class NotSupported(Exception):
+    """A verb the configured Bitbucket product does not have (Pipelines on DC)."""
+
+
+class BitbucketClient:
+    """Typed calls to one Bitbucket; `sender` takes bucket tokens and maps errors."""
+
+    def __init__(
+        self, product: Product, api_url: str, sender: Sends, *, max_pages: int = MAX_PAGES
+    ) -> None:
+        self.product: Product = product
+        self.api_url = api_url.rstrip("/")
+        self.sender = sender
+        self.max_pages = max_pages
+        self._api_host = urlsplit(self.api_url).netloc.lower()
+
+    # -- account ---------------------------------------------------------------------------
+
+    def current_user(self) -> User:
+        if self.product == "cloud":
+            return User.from_cloud(self._get_json("/user", "user"))
+        root = self.api_url.removesuffix("/rest")
+        response = self.sender.send("GET", f"{root}/plugins/servlet/applinks/whoami", "user")
+        name = response.text.strip()
+        return User(id=name, name=name, display_name=name)
+
+    # -- commits and build statuses -----------------------------------------------------------
+
+    def resolve_commit(self, repository: str, sha: str) -> str:
+        """The full 40-hex hash of a (possibly short) commit hash."""
+        data = self._get_json(paths.commit(self.product, repository, sha), "commits")
+        return str(data.get("hash") or data.get("id") or sha)
+
+    def post_build_status(self, repository: str, sha: str, status: BuildStatus) -> None:
+        """Create or update the status `status.key` on a commit."""
+        if self.product == "cloud":
+            path = f"{paths.commit('cloud', repository, sha)}/statuses/build"
+            self._send("POST", path, "statuses", json=status.cloud_body())
+        else:
+            path = f"{paths.commit('server', repository, sha)}/builds"
+            self._send("POST", path, "statuses", json=status.server_body())
+
+    def build_capabilities(self) -> frozenset[str]:
+        """Build states the DC server supports beyond the basic three (e.g. CANCELLED)."""
+        if self.product == "cloud":
+            return frozenset({"STOPPED"})
+        data = self._get_json("/api/latest/build/capabilities", "statuses")
+        return frozenset(str(state) for state in data.get("buildStatus") or ())
+
+    # -- pipelines (Cloud only) ------------------------------------------------------------
+
+    def trigger_pipeline(
+        self, repository: str, target: Mapping[str, Any], variables: list[dict[str, Any]]
+    ) -> Pipeline:
+        """Start a Pipelines run; `target` is a pipeline_ref_target or pipeline_commit_target.
+
+        https://developer.atlassian.com/cloud/bitbucket/rest/api-group-pipelines/#api-repositories-workspace-repo-slug-pipelines-post
+        """
+        path = f"{self._pipelines(repository)}/"
+        body = {"target": dict(target), "variables": variables}
+        return Pipeline.from_cloud(self._send("POST", path, "pipelines", json=body).json())
+
+    def get_pipeline(self, repository: str, uuid: str) -> Pipeline:
+        path = f"{self._pipelines(repository)}/{paths.quote(uuid, safe='')}"
+        return Pipeline.from_cloud(self._get_json(path, "pipelines"))
+
+    def stop_pipeline(self, repository: str, uuid: str) -> None:
+        path = f"{self._pipelines(repository)}/{paths.quote(uuid, safe='')}/stopPipeline"
+        self._send("POST", path, "pipelines")
+
+    def _pipelines(self, repository: str) -> str:
+        if self.product != "cloud":
+            raise NotSupported("Bitbucket Pipelines exists only on Bitbucket Cloud")
+        return f"{paths.repository('cloud', repository)}/pipelines"
+
+    # -- members, permissions and groups -----------------------------------------------------
+
+    def iter_workspace_members(self, workspace: str) -> Iterator[User]:
+        path = f"{paths.workspace(workspace)}/members"
+        for item in self._iter_cloud(path, "members"):
+            yield User.from_cloud(item.get("user") or {})
+
+    def iter_workspace_permissions(self, workspace: str) -> Iterator[tuple[User, str]]:
+        """Each member with owner, member or collaborator."""
+        path = f"{paths.workspace(workspace)}/permissions"
+        for item in self._iter_cloud(path, "members"):
+            yield User.from_cloud(item.get("user") or {}), str(item.get("permission", ""))
+
+    def iter_groups(self, workspace: str) -> Iterator[Group]:
+        """Cloud: the 1.0 groups API (members included); DC: admin groups (no members)."""
+        if self.product == "cloud":
+            for item in self._get_json_any(
+                f"{self._v1()}/groups/{paths.quote(workspace)}", "groups"
+            ):
+                members = tuple(User.from_cloud(m) for m in item.get("members") or ())
+                yield Group(str(item.get("slug", "")), str(item.get("name", "")), members)
+            return
+        for item in self._iter_server("/api/latest/admin/groups", "groups"):
+            yield Group(str(item.get("name", "")), str(item.get("name", "")))
+
+    def iter_group_members(self, workspace: str, group: str) -> Iterator[User]:
+        if self.product == "cloud":
+            url = f"{self._v1()}/groups/{paths.quote(workspace)}/{paths.quote(group)}/members"
+            for item in self._get_json_any(url, "groups"):
+                yield User.from_cloud(item)
+            return
+        params = {"context": group}
+        for item in self._iter_server("/api/latest/admin/groups/more-members", "groups", params):
+            yield User.from_server(item)
+
+    def iter_users(self) -> Iterator[User]:
+        """DC: every user with its active flag."""
+        for item in self._iter_server("/api/latest/admin/users", "users"):
+            yield User.from_server(item)
+
+    def _v1(self) -> str:
+        return self.api_url.removesuffix("/2.0") + "/1.0"
+
+    # -- webhooks --------------------------------------------------------------------------
+
+    def list_hooks(self, scope: str, target: str) -> list[Webhook]:
+        """Hooks of a repository ('repository'), Cloud workspace or DC project."""
+        path = self._hooks_path(scope, target)
+        if self.product == "cloud":
+            return [Webhook.from_cloud(item) for item in self._iter_cloud(path, "hooks")]
+        return [Webhook.from_server(item) for item in self._iter_server(path, "hooks")]
+
+    def create_hook(self, scope: str, target: str, spec: WebhookSpec) -> Webhook:
+        path = self._hooks_path(scope, target)
+        return self._hook_answer(self._send("POST", path, "hooks", json=self._hook_body(spec)))
+
+    def update_hook(self, scope: str, target: str, hook_id: str, spec: WebhookSpec) -> Webhook:
+        path = f"{self._hooks_path(scope, target)}/{paths.quote(hook_id, safe='')}"
+        return self._hook_answer(self._send("PUT", path, "hooks", json=self._hook_body(spec)))
+
+    def _hooks_path(self, scope: str, target: str) -> str:
+        if scope == "repository":
+            noun = "hooks" if self.product == "cloud" else "webhooks"
+            return f"{paths.repository(self.product, target)}/{noun}"
+        if scope == "workspace" and self.product == "cloud":
+            return f"{paths.workspace(target)}/hooks"
+        if scope == "project" and self.product == "server":
+            return f"{paths.project(target)}/webhooks"
+        raise NotSupported(f"{self.product} has no {scope} webhooks")
+
+    def _hook_body(self, spec: WebhookSpec) -> dict[str, Any]:
+        return spec.cloud_body() if self.product == "cloud" else spec.server_body()
+
+    def _hook_answer(self, response: httpx.Response) -> Webhook:
+        data = response.json()
+        return Webhook.from_cloud(data) if self.product == "cloud" else Webhook.from_server(data)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.api_url}{path_or_url}"
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        group: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        return self.sender.send(method, self._url(path), group, params=params, json=json)
+
+    def _get_json(
+        self, path: str, group: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        data = self._get_json_any(path, group, params)
+        if not isinstance(data, dict):
+            raise BitbucketRejected(200, "expected a JSON object", "GET", path)
+        return data
+
+    def _get_json_any(self, path: str, group: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = self._send("GET", path, group, params=params)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise BitbucketRejected(
+                response.status_code, "answer is not JSON", "GET", path
+            ) from exc
+
+    def _iter_cloud(self, path: str, group: str) -> Iterator[dict[str, Any]]:
+        """Follow Cloud's `next` links, on our own host only, at most `max_pages` pages."""
+        url: str | None = self._url(path)
+        params: Mapping[str, Any] | None = {"pagelen": CLOUD_PAGE_SIZE}
+        for _ in range(self.max_pages):
+            assert url is not None
+            page = self._get_json(url, group, params)
+            yield from page.get("values") or ()
+            url = page.get("next")
+            if not url:
+                return
+            if urlsplit(url).netloc.lower() != self._api_host:
+                raise ForbiddenHost(f"refusing a next link to {urlsplit(url).netloc}")
+            params = None
+        raise BitbucketRejected(200, f"more than {self.max_pages} pages", "GET", path)
+
+    def _iter_server(
+        self, path: str, group: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Follow DC's `isLastPage`/`nextPageStart`, at most `max_pages` pages."""
+        start = 0
+        for _ in range(self.max_pages):
+            page = self._get_json(
+                path, group, {**(params or {}), "start": start, "limit": SERVER_PAGE_SIZE}
+            )
+            yield from page.get("values") or ()
+            if page.get("isLastPage", True) or page.get("nextPageStart") is None:
+                return
+            start = int(page["nextPageStart"])
+        raise BitbucketRejected(200, f"more than {self.max_pages} pages", "GET", path)

@@ -1,0 +1,64 @@
+"""What a Bitbucket call can fail with, and whether a retry can help.
+
+BitbucketError
+├── RetryableError          retried by Celery with a countdown
+│   ├── RateLimited         Bitbucket answered 429 (consumer paused)
+│   ├── BucketEmpty         our own token bucket has no token for a while
+│   ├── BitbucketUnavailable  5xx or a transport error
+│   └── LimiterUnavailable  Redis unreachable: the call is not made (fail closed)
+└── PermanentError          a retry would fail the same way
+    ├── BitbucketRejected   other 4xx, carrying Bitbucket's message
+    ├── AuthFailed          401 after one refresh, or the token endpoint refused us
+    └── ForbiddenHost       a URL outside the configured Bitbucket hosts
+"""
+
+from __future__ import annotations
+
+
+class BitbucketError(Exception):
+    """Base of every error the client raises."""
+
+
+class RetryableError(BitbucketError):
+    """Worth trying again; `retry_after` is the least wait in seconds, when known."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(RetryableError):
+    """Bitbucket answered 429."""
+
+
+class BucketEmpty(RetryableError):
+    """No consumer has a token now; one will in `retry_after` seconds."""
+
+
+class BitbucketUnavailable(RetryableError):
+    """Bitbucket answered 5xx, or the connection failed."""
+
+
+class LimiterUnavailable(RetryableError):
+    """Redis, which holds the token bucket, is unreachable; nothing was sent."""
+
+
+class PermanentError(BitbucketError):
+    """A retry would fail the same way."""
+
+
+class BitbucketRejected(PermanentError):
+    """A 4xx other than 401 and 429, with Bitbucket's own message."""
+
+    def __init__(self, status: int, message: str, method: str, path: str) -> None:
+        super().__init__(f"Bitbucket refused {method} {path} ({status}): {message}")
+        self.status = status
+        self.bitbucket_message = message
+
+
+class AuthFailed(PermanentError):
+    """The credentials were refused even after a fresh token."""
+
+
+class ForbiddenHost(PermanentError):
+    """The client only calls the configured Bitbucket hosts."""

@@ -1,0 +1,78 @@
+"""Build the Bitbucket client from settings: timeouts, TLS, credentials, bucket, or dry-run."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import redis
+
+from shared.bitbucket.auth import credentials_from_settings
+from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.dryrun import DryRunSender
+from shared.bitbucket.oauth_client import OAuth2Client
+from shared.bitbucket.transport import Sender
+from shared.ratelimit import ConsumerPool, TokenBucket
+from shared.settings import BitbucketSettings
+
+USER_AGENT = "bitbucket-relay/0.1"
+
+
+def http_options(settings: BitbucketSettings) -> dict[str, object]:
+    """Timeouts and TLS from `timeout.*` and `ssl.*`, shared by API and token calls."""
+    timeout = settings.timeout
+    verify: bool | ssl.SSLContext = settings.tls.verify
+    ca = settings.tls.ca_certificate
+    if verify and ca:
+        verify = (
+            ssl.create_default_context(cadata=ca)
+            if "-----BEGIN" in ca
+            else ssl.create_default_context(cafile=str(Path(ca)))
+        )
+    return {
+        "timeout": httpx.Timeout(
+            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.connect
+        ),
+        "verify": verify,
+        "follow_redirects": False,
+        "headers": {"User-Agent": USER_AGENT},
+    }
+
+
+def allowed_hosts(settings: BitbucketSettings) -> frozenset[str]:
+    return frozenset(urlsplit(url).netloc.lower() for url in (settings.api_url, settings.token_url))
+
+
+def build_client(
+    settings: BitbucketSettings,
+    client: redis.Redis[bytes],
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> BitbucketClient:
+    """The client the workers use; with no credentials, a dry-run one that sends nothing."""
+    if not settings.has_credentials:
+        return BitbucketClient(settings.product, settings.api_url, DryRunSender())
+    options = http_options(settings)
+
+    def oauth_client(client_id: str, client_secret: str) -> OAuth2Client:
+        return OAuth2Client(
+            client_id,
+            client_secret,
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
+            transport=transport,
+            **options,
+        )
+
+    credentials = credentials_from_settings(settings, client, oauth_client)
+    bucket = TokenBucket.from_settings(client, settings.rate_limit)
+    pool = ConsumerPool(bucket, [credential.identity for credential in credentials])
+    http = httpx.Client(transport=transport, **options)  # type: ignore[arg-type]
+    sender = Sender(
+        http, credentials, pool, allowed_hosts=allowed_hosts(settings), sleep=sleep or time.sleep
+    )
+    return BitbucketClient(settings.product, settings.api_url, sender)

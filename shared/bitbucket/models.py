@@ -1,0 +1,172 @@
+"""Typed results of Bitbucket calls, parsed from Cloud or Server/DC JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+BuildState = Literal["INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED", "CANCELLED", "UNKNOWN"]
+
+
+@dataclass(frozen=True)
+class User:
+    """An account: Cloud uuid/account_id/nickname, DC numeric id/slug."""
+
+    id: str
+    name: str
+    display_name: str
+    active: bool = True
+
+    @classmethod
+    def from_cloud(cls, data: dict[str, Any]) -> User:
+        return cls(
+            id=str(data.get("uuid") or data.get("account_id") or ""),
+            name=str(data.get("nickname") or data.get("username") or data.get("account_id") or ""),
+            display_name=str(data.get("display_name") or ""),
+        )
+
+    @classmethod
+    def from_server(cls, data: dict[str, Any]) -> User:
+        return cls(
+            id=str(data.get("id", data.get("name", ""))),
+            name=str(data.get("slug") or data.get("name") or ""),
+            display_name=str(data.get("displayName") or data.get("name") or ""),
+            active=bool(data.get("active", True)),
+        )
+
+
+@dataclass(frozen=True)
+class BuildStatus:
+    """A commit build status as we post it (Cloud statuses/build, DC builds)."""
+
+    state: BuildState
+    key: str
+    name: str
+    url: str
+    description: str = ""
+    refname: str | None = None
+
+    def cloud_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "state": self.state,
+            "key": self.key,
+            "name": self.name,
+            "url": self.url,
+            "description": self.description,
+        }
+        if self.refname:
+            body["refname"] = self.refname
+        return body
+
+    def server_body(self) -> dict[str, Any]:
+        body = self.cloud_body()
+        body.pop("refname", None)
+        if self.refname:
+            ref = self.refname
+            body["ref"] = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
+        return body
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A Bitbucket Pipelines run and where it stands."""
+
+    uuid: str
+    build_number: int
+    state: str
+    result: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state == "COMPLETED"
+
+    @classmethod
+    def from_cloud(cls, data: dict[str, Any]) -> Pipeline:
+        state = data.get("state") or {}
+        result = state.get("result") or state.get("stage") or {}
+        return cls(
+            uuid=str(data.get("uuid", "")),
+            build_number=int(data.get("build_number") or 0),
+            state=str(state.get("name", "UNKNOWN")),
+            result=str(result["name"]) if result.get("name") else None,
+        )
+
+
+@dataclass(frozen=True)
+class WorkspaceMember:
+    user: User
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    slug: str
+    name: str
+    members: tuple[User, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A repository, workspace or project webhook of either product."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    active: bool
+    secret_set: bool
+    description: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_cloud(cls, data: dict[str, Any]) -> Webhook:
+        return cls(
+            id=str(data.get("uuid", "")),
+            url=str(data.get("url", "")),
+            events=tuple(sorted(data.get("events") or ())),
+            active=bool(data.get("active", False)),
+            secret_set=bool(data.get("secret_set", False)),
+            description=str(data.get("description") or ""),
+            raw=data,
+        )
+
+    @classmethod
+    def from_server(cls, data: dict[str, Any]) -> Webhook:
+        configuration = data.get("configuration") or {}
+        return cls(
+            id=str(data.get("id", "")),
+            url=str(data.get("url", "")),
+            events=tuple(sorted(data.get("events") or ())),
+            active=bool(data.get("active", False)),
+            secret_set=bool(configuration.get("secret")) or bool(data.get("secret_set")),
+            description=str(data.get("name") or ""),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A webhook as we want it: where, what, signed with which secret."""
+
+    url: str
+    events: tuple[str, ...]
+    description: str
+    secret: str
+    active: bool = True
+
+    def cloud_body(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "url": self.url,
+            "active": self.active,
+            "events": list(self.events),
+            "secret": self.secret,
+        }
+
+    def server_body(self) -> dict[str, Any]:
+        return {
+            "name": self.description,
+            "url": self.url,
+            "active": self.active,
+            "events": list(self.events),
+            "configuration": {"secret": self.secret},
+        }

@@ -1,0 +1,176 @@
+"""Send one request: take a bucket token, sign it, map the answer to the error tree.
+
+Nothing here retries except one token refresh after a 401; every other retry is Celery's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from shared.bitbucket import metrics
+from shared.bitbucket.auth import Credential, OAuthCredential
+from shared.bitbucket.errors import (
+    AuthFailed,
+    BitbucketRejected,
+    BitbucketUnavailable,
+    BucketEmpty,
+    ForbiddenHost,
+    LimiterUnavailable,
+    RateLimited,
+)
+from shared.ratelimit import ConsumerPool, RateLimiterUnavailable
+
+log = structlog.get_logger(__name__)
+
+BUCKET_GROUP = "api"
+
+
+class Sender:
+    """Sends requests to the configured Bitbucket hosts as one of the pooled consumers."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        credentials: Sequence[Credential],
+        pool: ConsumerPool,
+        *,
+        allowed_hosts: frozenset[str],
+        max_inline_wait: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not credentials:
+            raise ValueError("no Bitbucket credentials: use the dry-run sender instead")
+        self.http = http
+        self.credentials = {credential.identity: credential for credential in credentials}
+        self.pool = pool
+        self.allowed_hosts = allowed_hosts
+        self.max_inline_wait = max_inline_wait
+        self.sleep = sleep
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        group: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        self.check_host(url)
+        for attempt in (1, 2):
+            credential = self._take_token()
+            authorization = credential.authorization()
+            response = self._send_once(method, url, group, authorization, params, json)
+            refreshable = isinstance(credential, OAuthCredential)
+            if response.status_code == 401 and attempt == 1 and refreshable:
+                log.info("bitbucket.token_refused", consumer=credential.identity)
+                credential.invalidate(authorization)
+                continue
+            return self._check(response, credential, method, group)
+        raise AssertionError("unreachable")
+
+    def check_host(self, url: str) -> None:
+        host = urlsplit(url).netloc.lower()
+        if host not in self.allowed_hosts:
+            raise ForbiddenHost(f"refusing to call {host}: not a configured Bitbucket host")
+
+    def _take_token(self) -> Credential:
+        waited = 0.0
+        while True:
+            try:
+                consumer, decision = self.pool.acquire(BUCKET_GROUP)
+            except RateLimiterUnavailable as exc:
+                raise LimiterUnavailable(f"token bucket unavailable, call not made: {exc}") from exc
+            if consumer is not None:
+                metrics.BUCKET_TOKENS.labels(consumer).set(decision.tokens_left)
+                if waited:
+                    metrics.BUCKET_WAIT_SECONDS.observe(waited)
+                return self.credentials[consumer]
+            if decision.wait > self.max_inline_wait:
+                metrics.BUCKET_WAITS.labels("deferred").inc()
+                raise BucketEmpty(
+                    f"no API budget left for {decision.wait:.1f}s", retry_after=decision.wait
+                )
+            metrics.BUCKET_WAITS.labels("waited").inc()
+            self.sleep(decision.wait)
+            waited += decision.wait
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        group: str,
+        authorization: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+    ) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = self.http.request(
+                method, url, params=params, json=json, headers={"Authorization": authorization}
+            )
+        except httpx.TransportError as exc:
+            metrics.API_REQUESTS.labels(group, "0").inc()
+            metrics.API_ERRORS.labels(group, "transport").inc()
+            raise BitbucketUnavailable(f"{method} {group}: {type(exc).__name__}") from exc
+        finally:
+            metrics.API_LATENCY.labels(group).observe(time.perf_counter() - started)
+        metrics.API_REQUESTS.labels(group, str(response.status_code)).inc()
+        return response
+
+    def _check(
+        self, response: httpx.Response, credential: Credential, method: str, group: str
+    ) -> httpx.Response:
+        status = response.status_code
+        path = response.request.url.path
+        if status < 400:
+            self.pool.record_success(credential.identity, BUCKET_GROUP)
+            return response
+        if status == 429:
+            metrics.RATE_LIMITED.labels(credential.identity).inc()
+            metrics.API_ERRORS.labels(group, "rate_limited").inc()
+            pause = self.pool.backoff(credential.identity, retry_after(response), BUCKET_GROUP)
+            log.warning("bitbucket.rate_limited", consumer=credential.identity, pause=pause)
+            raise RateLimited(f"Bitbucket answered 429 to {method} {path}", retry_after=pause)
+        if status >= 500:
+            metrics.API_ERRORS.labels(group, "server_error").inc()
+            raise BitbucketUnavailable(f"Bitbucket answered {status} to {method} {path}")
+        metrics.API_ERRORS.labels(group, "rejected").inc()
+        message = error_message(response)
+        if status == 401:
+            raise AuthFailed(
+                f"Bitbucket refused the credentials of {credential.identity} for {method} "
+                f"{path}: {message}"
+            )
+        raise BitbucketRejected(status, message, method, path)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (DC sends one; Cloud does not)."""
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def error_message(response: httpx.Response) -> str:
+    """Bitbucket's own words: Cloud `error.message`, DC `errors[].message`, else the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            return "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
+    return str(body)[:300]
