@@ -21,6 +21,7 @@ def make_celery(settings: Settings) -> Celery:
 settings = load_settings()
 app = make_celery(settings)
 
-from workers import signals  # noqa: E402  (connects log context to this app's tasks)
+from workers import metrics_server, signals  # noqa: E402  (connect to this app's signals)
 
 signals.connect(settings)
+metrics_server.connect()

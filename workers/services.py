@@ -1,4 +1,4 @@
-"""What tasks need (settings, Redis, delivery store), built once per worker process."""
+"""What tasks need (settings, Redis, stores, Bitbucket client), built once per worker process."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from functools import cache
 
 import redis
 
+from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.factory import build_client
 from shared.deliveries import DeliveryStore
 from shared.redis import connect
 from shared.settings import Settings
@@ -17,6 +19,7 @@ class Services:
     settings: Settings
     redis: redis.Redis[bytes]
     deliveries: DeliveryStore
+    bitbucket: BitbucketClient
 
 
 def build_services(settings: Settings) -> Services:
@@ -26,6 +29,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         redis=client,
         deliveries=DeliveryStore(client, dedupe_window=settings.relay.dedupe_window),
+        bitbucket=build_client(settings.bitbucket, client),
     )
 
 

@@ -205,7 +205,7 @@ class BitbucketClient:
     ) -> dict[str, Any]:
         data = self._get_json_any(path, group, params)
         if not isinstance(data, dict):
-            raise BitbucketRejected(200, "expected a JSON object", "GET", path)
+            raise BitbucketRejected.refused(200, "expected a JSON object", "GET", path)
         return data
 
     def _get_json_any(self, path: str, group: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -213,7 +213,7 @@ class BitbucketClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise BitbucketRejected(
+            raise BitbucketRejected.refused(
                 response.status_code, "answer is not JSON", "GET", path
             ) from exc
 
@@ -231,7 +231,7 @@ class BitbucketClient:
             if urlsplit(url).netloc.lower() != self._api_host:
                 raise ForbiddenHost(f"refusing a next link to {urlsplit(url).netloc}")
             params = None
-        raise BitbucketRejected(200, f"more than {self.max_pages} pages", "GET", path)
+        raise BitbucketRejected.refused(200, f"more than {self.max_pages} pages", "GET", path)
 
     def _iter_server(
         self, path: str, group: str, params: Mapping[str, Any] | None = None
@@ -246,4 +246,4 @@ class BitbucketClient:
             if page.get("isLastPage", True) or page.get("nextPageStart") is None:
                 return
             start = int(page["nextPageStart"])
-        raise BitbucketRejected(200, f"more than {self.max_pages} pages", "GET", path)
+        raise BitbucketRejected.refused(200, f"more than {self.max_pages} pages", "GET", path)

@@ -48,12 +48,24 @@ class PermanentError(BitbucketError):
 
 
 class BitbucketRejected(PermanentError):
-    """A 4xx other than 401 and 429, with Bitbucket's own message."""
+    """A 4xx other than 401 and 429, with Bitbucket's own message.
 
-    def __init__(self, status: int, message: str, method: str, path: str) -> None:
-        super().__init__(f"Bitbucket refused {method} {path} ({status}): {message}")
+    Built with `refused`; the plain constructor takes the text alone so that Celery can rebuild
+    the exception from its args when it records a failure.
+    """
+
+    def __init__(self, text: str, *, status: int = 0, bitbucket_message: str = "") -> None:
+        super().__init__(text)
         self.status = status
-        self.bitbucket_message = message
+        self.bitbucket_message = bitbucket_message or text
+
+    @classmethod
+    def refused(cls, status: int, message: str, method: str, path: str) -> BitbucketRejected:
+        return cls(
+            f"Bitbucket refused {method} {path} ({status}): {message}",
+            status=status,
+            bitbucket_message=message,
+        )
 
 
 class AuthFailed(PermanentError):

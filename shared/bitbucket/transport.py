@@ -148,7 +148,7 @@ class Sender:
                 f"Bitbucket refused the credentials of {credential.identity} for {method} "
                 f"{path}: {message}"
             )
-        raise BitbucketRejected(status, message, method, path)
+        raise BitbucketRejected.refused(status, message, method, path)
 
 
 def retry_after(response: httpx.Response) -> float | None:

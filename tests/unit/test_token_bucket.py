@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from shared.ratelimit import ConsumerPool, RateLimiterUnavailable, TokenBucket
 from shared.settings import RateLimit
+from tests.rolling import busiest_window, greedy_admissions
 
 T0 = 1_700_000_000.0
 
@@ -59,20 +60,8 @@ def test_the_wait_it_reports_is_enough(capacity: int, rate: float, extra: int) -
 
 def test_defaults_give_at_most_a_thousand_in_any_rolling_hour() -> None:
     bucket = TokenBucket.from_settings(fakeredis.FakeRedis(), RateLimit(1000, 50))
-    admitted_at: list[float] = []
-    now = T0
-    while now < T0 + 2.5 * 3600:
-        decision = bucket.try_acquire("c", now=now)
-        if decision.admitted:
-            admitted_at.append(now)
-        else:
-            now += decision.wait + 1e-3
-    left = 0
-    worst = 0
-    for right, t in enumerate(admitted_at):
-        while admitted_at[left] <= t - 3600:
-            left += 1
-        worst = max(worst, right - left + 1)
+    admitted_at = greedy_admissions(bucket, T0, 2.5 * 3600)
+    worst = busiest_window(admitted_at, 3600)
     assert 990 <= worst <= 1000
 
 
