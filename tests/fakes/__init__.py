@@ -1,0 +1,1 @@
+"""Fakes that tests run as real servers: Bitbucket's HTTP API, a job platform."""

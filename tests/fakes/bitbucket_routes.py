@@ -1,0 +1,328 @@
+"""The fake Bitbucket's endpoints for Cloud (2.0 and the 1.0 groups API) and Server/DC."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from typing import Any
+
+from tests.fakes.bitbucket_server import (
+    Answer,
+    FakeBitbucket,
+    PatternRoutes,
+    PipelineRun,
+    View,
+    error_document,
+    not_found,
+)
+
+_build_numbers = itertools.count(1)
+_hook_ids = itertools.count(1)
+
+
+def _p(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern.replace("{", "(?P<").replace("}", ">[^/]+)"))
+
+
+def _repo(params: dict[str, str]) -> str:
+    owner = params.get("ws") or params["project"]
+    return f"{owner}/{params['repo']}".lower()
+
+
+# -- commits and statuses -----------------------------------------------------------------
+
+
+def resolve_commit(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answer:
+    with fake.lock:
+        known = fake.commits.get(_repo(params), set())
+    full = [sha for sha in known if sha.startswith(params["sha"].lower())]
+    if len(full) != 1:
+        return not_found(fake.product, f"Commit {params['sha']} not found")
+    if fake.product == "cloud":
+        return 200, {"type": "commit", "hash": full[0]}, {}
+    return 200, {"id": full[0], "displayId": full[0][:11]}, {}
+
+
+def post_status(fake: FakeBitbucket, params: dict[str, str], _: Any, body: Any) -> Answer:
+    if not isinstance(body, dict) or not body.get("key") or not body.get("state"):
+        return 400, error_document(fake.product, "key and state are required"), {}
+    if fake.product == "cloud" and (len(body["key"]) > 40 or not body.get("url")):
+        return 400, error_document(fake.product, "key longer than 40 or url missing"), {}
+    cancelled = fake.product == "server" and body["state"] == "CANCELLED"
+    if cancelled and "CANCELLED" not in fake.capabilities:
+        return 400, error_document(fake.product, "CANCELLED is not supported"), {}
+    with fake.lock:
+        fake.posted_statuses.setdefault((_repo(params), params["sha"]), []).append(dict(body))
+    if fake.product == "server":
+        return 204, None, {}
+    return 201, {"type": "build", **body, "commit": {"hash": params["sha"]}}, {}
+
+
+def list_statuses(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    latest: dict[str, dict[str, Any]] = {}
+    for status in fake.statuses(_repo(params), params["sha"]):
+        latest[status["key"]] = status
+    return 200, cloud_page(fake, list(latest.values()), query, "statuses"), {}
+
+
+def capabilities(fake: FakeBitbucket, *_: Any) -> Answer:
+    return 200, {"buildStatus": list(fake.capabilities)}, {}
+
+
+# -- pipelines ----------------------------------------------------------------------------
+
+
+def trigger_pipeline(fake: FakeBitbucket, params: dict[str, str], _: Any, body: Any) -> Answer:
+    if not isinstance(body, dict) or "target" not in body:
+        return 400, error_document(fake.product, "target is required"), {}
+    run = PipelineRun(
+        uuid=f"{{{uuid.uuid4()}}}",
+        build_number=next(_build_numbers),
+        repository=_repo(params),
+        body=body,
+    )
+    with fake.lock:
+        fake.pipelines[run.uuid] = run
+    return 201, run.document(), {}
+
+
+def get_pipeline(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answer:
+    with fake.lock:
+        run = fake.pipelines.get(params["uuid"])
+        if run is None:
+            return not_found(fake.product, "pipeline not found")
+        run.gets += 1
+        if run.state != "COMPLETED":
+            run.state = "IN_PROGRESS"
+            if run.gets >= fake.pipeline_gets_to_finish:
+                run.state, run.result = "COMPLETED", fake.pipeline_result
+        return 200, run.document(), {}
+
+
+def stop_pipeline(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answer:
+    with fake.lock:
+        run = fake.pipelines.get(params["uuid"])
+        if run is None:
+            return not_found(fake.product, "pipeline not found")
+        run.state, run.result = "COMPLETED", "STOPPED"
+    return 204, None, {}
+
+
+# -- users, members, groups ---------------------------------------------------------------
+
+
+def current_user(fake: FakeBitbucket, *_: Any) -> Answer:
+    return (
+        200,
+        {"type": "user", "uuid": "{relay}", "nickname": "relay", "display_name": "Relay"},
+        {},
+    )
+
+
+def whoami(fake: FakeBitbucket, *_: Any) -> Answer:
+    return 200, "relay", {}
+
+
+def _cloud_member(fake: FakeBitbucket, ws: str, user_id: str, permission: bool) -> dict[str, Any]:
+    directory = fake.directory(ws)
+    item: dict[str, Any] = {"user": directory.users[user_id], "workspace": {"slug": ws}}
+    if permission:
+        item["type"] = "workspace_membership"
+        item["permission"] = directory.permissions.get(user_id, "member")
+    return item
+
+
+def workspace_members(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    ws = params["ws"]
+    ids = sorted(fake.directory(ws).users)
+    items = [_cloud_member(fake, ws, i, permission=False) for i in ids]
+    return 200, cloud_page(fake, items, query, f"/2.0/workspaces/{ws}/members"), {}
+
+
+def workspace_permissions(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    ws = params["ws"]
+    ids = sorted(fake.directory(ws).users)
+    items = [_cloud_member(fake, ws, i, permission=True) for i in ids]
+    return 200, cloud_page(fake, items, query, f"/2.0/workspaces/{ws}/permissions"), {}
+
+
+def cloud_groups(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answer:
+    if fake.groups_status:
+        return fake.groups_status, error_document(fake.product, "gone"), {}
+    directory = fake.directory(params["ws"])
+    groups = [
+        {
+            "slug": slug,
+            "name": group["name"],
+            "permission": group.get("permission"),
+            "members": [directory.users[m] for m in group["members"]],
+        }
+        for slug, group in sorted(directory.groups.items())
+    ]
+    return 200, groups, {}
+
+
+def cloud_group_members(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answer:
+    if fake.groups_status:
+        return fake.groups_status, error_document(fake.product, "gone"), {}
+    directory = fake.directory(params["ws"])
+    group = directory.groups.get(params["slug"])
+    if group is None:
+        return not_found(fake.product, "group not found")
+    return 200, [directory.users[m] for m in group["members"]], {}
+
+
+def server_groups(fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any) -> Answer:
+    names = [{"name": name, "deletable": True} for name in sorted(fake.directory().groups)]
+    return 200, server_page(fake, names, query), {}
+
+
+def server_group_members(
+    fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any
+) -> Answer:
+    directory = fake.directory()
+    group = directory.groups.get(query.get("context", ""))
+    if group is None:
+        return not_found(fake.product, "group not found")
+    return 200, server_page(fake, [directory.users[m] for m in group["members"]], query), {}
+
+
+def server_users(fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any) -> Answer:
+    directory = fake.directory()
+    return 200, server_page(fake, [directory.users[i] for i in sorted(directory.users)], query), {}
+
+
+# -- webhooks -----------------------------------------------------------------------------
+
+
+def _scope(path_params: dict[str, str]) -> str:
+    return "/".join(f"{k}={v.lower()}" for k, v in sorted(path_params.items()) if k != "uid")
+
+
+def list_hooks(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    with fake.lock:
+        hooks = list(fake.hooks.get(_scope(params), {}).values())
+    public = [_public_hook(fake, hook) for hook in hooks]
+    if fake.product == "cloud":
+        return 200, cloud_page(fake, public, query, "hooks"), {}
+    return 200, server_page(fake, public, query), {}
+
+
+def create_hook(fake: FakeBitbucket, params: dict[str, str], _: Any, body: Any) -> Answer:
+    if not isinstance(body, dict) or not body.get("url"):
+        return 400, error_document(fake.product, "url is required"), {}
+    hook_id = f"{{{uuid.uuid4()}}}" if fake.product == "cloud" else str(next(_hook_ids))
+    hook = {**body, "uuid" if fake.product == "cloud" else "id": hook_id}
+    with fake.lock:
+        fake.hooks.setdefault(_scope(params), {})[hook_id] = hook
+    return 201, _public_hook(fake, hook), {}
+
+
+def update_hook(fake: FakeBitbucket, params: dict[str, str], _: Any, body: Any) -> Answer:
+    with fake.lock:
+        hooks = fake.hooks.get(_scope(params), {})
+        hook = hooks.get(params["uid"])
+        if hook is None:
+            return not_found(fake.product, "webhook not found")
+        hook.update(body if isinstance(body, dict) else {})
+    return 200, _public_hook(fake, hook), {}
+
+
+def _public_hook(fake: FakeBitbucket, hook: dict[str, Any]) -> dict[str, Any]:
+    """Bitbucket never shows a hook's secret: Cloud says `secret_set`, DC hides the value."""
+    public = {k: v for k, v in hook.items() if k != "secret"}
+    if fake.product == "cloud":
+        public["secret_set"] = bool(hook.get("secret"))
+        public["type"] = "webhook_subscription"
+    else:
+        configuration = dict(hook.get("configuration") or {})
+        if "secret" in configuration:
+            configuration["secret"] = "********"
+        public["configuration"] = configuration
+    return public
+
+
+# -- paging -------------------------------------------------------------------------------
+
+
+def cloud_page(
+    fake: FakeBitbucket, items: list[Any], query: dict[str, str], path: str
+) -> dict[str, Any]:
+    size = min(int(query.get("pagelen", "10")), fake.max_page)
+    page = int(query.get("page", "1"))
+    chunk = items[(page - 1) * size : page * size]
+    document: dict[str, Any] = {
+        "pagelen": size,
+        "size": len(items),
+        "page": page,
+        "values": chunk,
+    }
+    if page * size < len(items) and path.startswith("/"):
+        document["next"] = f"{fake.base_url}{path}?pagelen={size}&page={page + 1}"
+    return document
+
+
+def server_page(fake: FakeBitbucket, items: list[Any], query: dict[str, str]) -> dict[str, Any]:
+    limit = min(int(query.get("limit", "25")), fake.max_page)
+    start = int(query.get("start", "0"))
+    chunk = items[start : start + limit]
+    last = start + limit >= len(items)
+    document: dict[str, Any] = {
+        "size": len(chunk),
+        "limit": limit,
+        "start": start,
+        "isLastPage": last,
+        "values": chunk,
+    }
+    if not last:
+        document["nextPageStart"] = start + limit
+    return document
+
+
+_CLOUD_REPO = "/2.0/repositories/{ws}/{repo}"
+_SERVER_REPO = "/rest/api/latest/projects/{project}/repos/{repo}"
+
+CLOUD: PatternRoutes = [
+    ("GET", _p("/2.0/user"), current_user),
+    ("GET", _p(_CLOUD_REPO + "/commit/{sha}"), resolve_commit),
+    ("POST", _p(_CLOUD_REPO + "/commit/{sha}/statuses/build"), post_status),
+    ("GET", _p(_CLOUD_REPO + "/commit/{sha}/statuses"), list_statuses),
+    ("POST", _p(_CLOUD_REPO + "/pipelines/?"), trigger_pipeline),
+    ("GET", _p(_CLOUD_REPO + "/pipelines/{uuid}"), get_pipeline),
+    ("POST", _p(_CLOUD_REPO + "/pipelines/{uuid}/stopPipeline"), stop_pipeline),
+    ("GET", _p("/2.0/workspaces/{ws}/members"), workspace_members),
+    ("GET", _p("/2.0/workspaces/{ws}/permissions"), workspace_permissions),
+    ("GET", _p("/1.0/groups/{ws}"), cloud_groups),
+    ("GET", _p("/1.0/groups/{ws}/{slug}/members"), cloud_group_members),
+    ("GET", _p(_CLOUD_REPO + "/hooks"), list_hooks),
+    ("POST", _p(_CLOUD_REPO + "/hooks"), create_hook),
+    ("PUT", _p(_CLOUD_REPO + "/hooks/{uid}"), update_hook),
+    ("GET", _p("/2.0/workspaces/{ws}/hooks"), list_hooks),
+    ("POST", _p("/2.0/workspaces/{ws}/hooks"), create_hook),
+    ("PUT", _p("/2.0/workspaces/{ws}/hooks/{uid}"), update_hook),
+]
+SERVER: PatternRoutes = [
+    ("GET", _p("/plugins/servlet/applinks/whoami"), whoami),
+    ("GET", _p(_SERVER_REPO + "/commits/{sha}"), resolve_commit),
+    ("POST", _p(_SERVER_REPO + "/commits/{sha}/builds"), post_status),
+    ("GET", _p("/rest/api/latest/build/capabilities"), capabilities),
+    ("GET", _p("/rest/api/latest/admin/groups"), server_groups),
+    ("GET", _p("/rest/api/latest/admin/groups/more-members"), server_group_members),
+    ("GET", _p("/rest/api/latest/admin/users"), server_users),
+    ("GET", _p(_SERVER_REPO + "/webhooks"), list_hooks),
+    ("POST", _p(_SERVER_REPO + "/webhooks"), create_hook),
+    ("PUT", _p(_SERVER_REPO + "/webhooks/{uid}"), update_hook),
+    ("GET", _p("/rest/api/latest/projects/{project}/webhooks"), list_hooks),
+    ("POST", _p("/rest/api/latest/projects/{project}/webhooks"), create_hook),
+    ("PUT", _p("/rest/api/latest/projects/{project}/webhooks/{uid}"), update_hook),
+]
+ROUTES: dict[str, list[tuple[str, re.Pattern[str], View]]] = {"cloud": CLOUD, "server": SERVER}

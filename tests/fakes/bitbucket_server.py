@@ -1,0 +1,385 @@
+"""A fake Bitbucket (Cloud or Server/DC) over real HTTP on 127.0.0.1, for integration tests.
+
+It serves what the relay calls, in the documented shapes (see tests/fixtures/bitbucket/*/api/):
+OAuth client-credentials tokens, commits, build statuses, Pipelines, members, permissions,
+groups and webhooks. It keeps its own rolling per-consumer budget and answers 429 past it, can
+inject errors, slow answers and dropped connections, and records every request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.budget import RollingBudget
+from tests.fakes.faults import Fault, Faults
+
+Answer = tuple[int, Any, dict[str, str]]
+TOKEN_PATH = "/site/oauth2/access_token"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    consumer: str | None
+    status: int
+    at: float
+
+
+@dataclass
+class PipelineRun:
+    uuid: str
+    build_number: int
+    repository: str
+    body: dict[str, Any]
+    state: str = "PENDING"
+    result: str | None = None
+    gets: int = 0
+
+    def document(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"name": self.state, "type": "pipeline_state"}
+        if self.result:
+            state["result"] = {"name": self.result}
+        return {
+            "type": "pipeline",
+            "uuid": self.uuid,
+            "build_number": self.build_number,
+            "state": state,
+            "target": self.body.get("target", {}),
+        }
+
+
+@dataclass
+class Directory:
+    """Members and groups of one Cloud workspace (or of the whole DC server)."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> user document
+    permissions: dict[str, str] = field(default_factory=dict)  # id -> owner/member/collaborator
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # slug -> {name, members}
+
+
+class FakeBitbucket:
+    """Start with `with FakeBitbucket("cloud") as bb:`; point the relay at `bb.api_url`."""
+
+    def __init__(
+        self,
+        product: str = "cloud",
+        *,
+        budget_per_hour: int | None = None,
+        budget_window: float = 3600.0,
+        token_lifetime: float = 7200.0,
+        consumers: dict[str, str] | None = None,
+        tokens: set[str] | None = None,
+        basic_users: dict[str, str] | None = None,
+        scopes: str = "account repository pullrequest webhook pipeline team",
+    ) -> None:
+        self.product = product
+        self.budget = RollingBudget(budget_per_hour, budget_window)
+        self.token_lifetime = token_lifetime
+        self.consumers = dict(consumers or {"client-1": "secret-1"})
+        self.static_tokens = set(tokens or ())
+        self.basic_users = dict(basic_users or {})
+        self.scopes = {client_id: scopes for client_id in self.consumers}
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self.issued: dict[str, tuple[str, float]] = {}  # token -> (client id, expires at)
+        self.token_requests = 0
+        self.recorded: list[Recorded] = []
+        self.commits: dict[str, set[str]] = {}
+        self.posted_statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.pipelines: dict[str, PipelineRun] = {}
+        self.pipeline_result = "SUCCESSFUL"
+        self.pipeline_gets_to_finish = 1
+        self.capabilities = ["CANCELLED", "UNKNOWN"]
+        self.directories: dict[str, Directory] = {}
+        self.groups_status: int | None = None  # 404/410: the 1.0 groups API is gone
+        self.hooks: dict[str, dict[str, dict[str, Any]]] = {}  # scope path -> id -> hook
+        self.max_page = 100 if product == "cloud" else 1000
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeBitbucket:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FakeBitbucket:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/2.0" if self.product == "cloud" else f"{self.base_url}/rest"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}{TOKEN_PATH}"
+
+    # -- controls ------------------------------------------------------------------------
+
+    def fail_next(
+        self, n: int = 1, status: int = 500, path: str = "*", method: str | None = None
+    ) -> None:
+        self.faults.add(Fault("status", path, method, n, status=status))
+
+    def drop_next(self, n: int = 1, path: str = "*", method: str | None = None) -> None:
+        self.faults.add(Fault("drop", path, method, n))
+
+    def delay(self, seconds: float, path: str = "*", n: int | None = None) -> None:
+        self.faults.add(Fault("delay", path, None, n, seconds=seconds))
+
+    def fail_page(self, path: str, page: int, status: int = 500) -> None:
+        self.faults.add(Fault("status", path, "GET", None, status=status, page=page))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def add_commit(self, repository: str, sha: str) -> None:
+        with self.lock:
+            self.commits.setdefault(repository.lower(), set()).add(sha)
+
+    def revoke_all(self) -> None:
+        with self.lock:
+            self.issued.clear()
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self.issued = {t: (c, 0.0) for t, (c, _) in self.issued.items()}
+
+    def finish_pipeline(self, pipeline_uuid: str, result: str = "SUCCESSFUL") -> None:
+        with self.lock:
+            run = self.pipelines[pipeline_uuid]
+            run.state, run.result = "COMPLETED", result
+
+    def directory(self, name: str = "") -> Directory:
+        with self.lock:
+            return self.directories.setdefault(name.lower(), Directory())
+
+    # -- what happened -------------------------------------------------------------------
+
+    def requests_to(self, path: str = "*", method: str | None = None) -> list[Recorded]:
+        with self.lock:
+            return [
+                r
+                for r in self.recorded
+                if fnmatchcase(r.path, path) and (method is None or r.method == method)
+            ]
+
+    def statuses(self, repository: str, sha: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.posted_statuses.get((repository.lower(), sha), []))
+
+    def triggered(self) -> list[PipelineRun]:
+        with self.lock:
+            return sorted(self.pipelines.values(), key=lambda run: run.build_number)
+
+    def responses_with(self, status: int) -> int:
+        with self.lock:
+            return sum(1 for r in self.recorded if r.status == status)
+
+    # -- serving -------------------------------------------------------------------------
+
+    def consumer_of(self, authorization: str | None) -> str | None:
+        """The identity a request counts against; None when the credentials are not valid."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.partition(" ")
+        with self.lock:
+            if scheme.lower() == "bearer":
+                if value in self.static_tokens:
+                    return f"token:{value[:6]}"
+                issued = self.issued.get(value)
+                if issued and issued[1] > time.time():
+                    return issued[0]
+                return None
+            if scheme.lower() == "basic":
+                user, _, password = base64.b64decode(value).decode().partition(":")
+                return user if self.basic_users.get(user) == password else None
+        return None
+
+    def issue_token(self, authorization: str | None, form: dict[str, str]) -> Answer:
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if authorization and authorization.lower().startswith("basic "):
+            decoded = base64.b64decode(authorization[6:]).decode()
+            client_id, _, secret = decoded.partition(":")
+        with self.lock:
+            self.token_requests += 1
+            if form.get("grant_type") != "client_credentials":
+                return 400, {"error": "unsupported_grant_type"}, {}
+            if self.consumers.get(client_id) != secret:
+                return 400, {"error": "invalid_client", "error_description": "bad secret"}, {}
+            token = f"tok-{uuid.uuid4().hex}"
+            self.issued[token] = (client_id, time.time() + self.token_lifetime)
+            scopes = self.scopes.get(client_id, "")
+        answer = {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": int(self.token_lifetime),
+            "scopes": scopes,
+            "refresh_token": "unused",
+        }
+        return 200, answer, {}
+
+    def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        from tests.fakes.bitbucket_routes import ROUTES
+
+        for route_method, pattern, view in ROUTES[self.product]:
+            match = pattern.fullmatch(path)
+            if match and route_method == method:
+                return view(self, match.groupdict(), query, body)
+        return not_found(self.product, f"no route for {method} {path}")
+
+
+def not_found(product: str, message: str) -> Answer:
+    return 404, error_document(product, message), {}
+
+
+def error_document(product: str, message: str) -> dict[str, Any]:
+    if product == "cloud":
+        return {"type": "error", "error": {"message": message}}
+    return {"errors": [{"context": None, "message": message, "exceptionName": None}]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeBitbucket
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        fake = self.fake
+        split = urlsplit(self.path)
+        path = split.path
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        authorization = self.headers.get("Authorization")
+        if path == TOKEN_PATH and method == "POST":
+            form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+            self._answer(*fake.issue_token(authorization, form))
+            return
+        body = _json_or_text(raw)
+        consumer = fake.consumer_of(authorization)
+        page = _page_number(query, fake.product, fake.max_page)
+        status = self._respond(method, path, query, body, consumer, page)
+        with fake.lock:
+            fake.recorded.append(
+                Recorded(method, path, query, body, consumer, status, time.monotonic())
+            )
+
+    def _respond(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        consumer: str | None,
+        page: int | None,
+    ) -> int:
+        fake = self.fake
+        if consumer is None:
+            return self._answer(401, error_document(fake.product, "Unauthorized"), {})
+        if not fake.budget.admit(consumer):
+            headers = {"Retry-After": "1"} if fake.product == "server" else {}
+            return self._answer(429, error_document(fake.product, "Rate limit exceeded"), headers)
+        faults = {fault.kind: fault for fault in fake.faults.take(method, path, page)}
+        if "delay" in faults:
+            time.sleep(faults["delay"].seconds)
+        if "drop" in faults:
+            self.close_connection = True
+            return 0
+        if "status" in faults:
+            status = faults["status"].status
+            return self._answer(status, error_document(fake.product, f"injected {status}"), {})
+        status, answer, headers = fake.route(method, path, query, body)
+        if fake.product == "cloud":
+            headers = {**headers, "X-OAuth-Scopes": fake.scopes.get(consumer, "")}
+        return self._answer(status, answer, headers)
+
+    def _answer(self, status: int, answer: Any, headers: dict[str, str]) -> int:
+        data = b"" if answer is None else _encode(answer)
+        self.send_response(status)
+        kind = "text/plain" if isinstance(answer, str) else "application/json"
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+        return status
+
+
+def _encode(answer: Any) -> bytes:
+    return answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+
+
+def _json_or_text(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _page_number(query: dict[str, str], product: str, max_page: int) -> int | None:
+    """1-based page number of a paged listing, for fail_page."""
+    if product == "cloud":
+        return int(query.get("page", "1"))
+    if "start" not in query:
+        return None
+    limit = min(int(query.get("limit", "25")), max_page)
+    return int(query["start"]) // max(1, limit) + 1
+
+
+@contextmanager
+def running(product: str = "cloud", **options: Any) -> Iterator[FakeBitbucket]:
+    with FakeBitbucket(product, **options) as fake:
+        yield fake
+
+
+View = Callable[[FakeBitbucket, dict[str, str], dict[str, str], Any], Answer]
+PatternRoutes = list[tuple[str, re.Pattern[str], View]]

@@ -1,0 +1,150 @@
+"""The real client against the fake Bitbucket over HTTP: OAuth, budget, failures, paging."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import pytest
+import redis
+
+from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.errors import AuthFailed, BitbucketUnavailable, RateLimited
+from shared.bitbucket.factory import build_client
+from shared.bitbucket.models import BuildStatus
+from shared.settings import RateLimit, Timeouts
+from tests.fakes.bitbucket_server import FakeBitbucket
+from tests.integration.client_calls import calls_until, cloud_settings, concurrent_user_calls
+
+pytestmark = pytest.mark.integration
+
+SHA = "d7f300a32270053bdfd97a6d64113f58202c33e7"
+STATUS = BuildStatus(state="INPROGRESS", key="relay/ci", name="relay", url="https://ci.example/1")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBitbucket]:
+    with FakeBitbucket("cloud") as bitbucket:
+        yield bitbucket
+
+
+def _client(
+    fake: FakeBitbucket, redis_url: str, rate_limit: RateLimit | None = None
+) -> BitbucketClient:
+    settings = cloud_settings(fake.api_url, fake.token_url, rate_limit)
+    return build_client(settings, redis.Redis.from_url(redis_url), sleep=time.sleep)
+
+
+def test_first_call_fetches_a_token_and_later_calls_reuse_it(
+    fake: FakeBitbucket, redis_url: str
+) -> None:
+    client = _client(fake, redis_url)
+    assert client.current_user().name == "relay"
+    assert client.current_user().name == "relay"
+    assert fake.token_requests == 1
+
+
+def test_twenty_concurrent_calls_in_four_processes_fetch_one_token(
+    fake: FakeBitbucket, redis_url: str
+) -> None:
+    with ProcessPoolExecutor(4, mp_context=get_context("spawn")) as pool:
+        futures = [
+            pool.submit(concurrent_user_calls, redis_url, fake.api_url, fake.token_url, 5)
+            for _ in range(4)
+        ]
+        assert sum(f.result() for f in futures) == 20
+    assert fake.token_requests == 1
+    assert len(fake.requests_to("/2.0/user")) == 20
+
+
+def test_an_expired_token_is_refreshed_once(fake: FakeBitbucket, redis_url: str) -> None:
+    client = _client(fake, redis_url)
+    client.current_user()
+    fake.expire_tokens()
+    assert client.current_user().name == "relay"
+    assert fake.token_requests == 2
+    assert [r.status for r in fake.requests_to("/2.0/user")] == [200, 401, 200]
+
+
+def test_a_revoked_consumer_gives_a_clear_error(fake: FakeBitbucket, redis_url: str) -> None:
+    client = _client(fake, redis_url)
+    client.current_user()
+    fake.revoke_all()
+    fake.consumers["client-1"] = "rotated-by-an-admin"
+    with pytest.raises(AuthFailed, match="client-1"):
+        client.current_user()
+
+
+def test_5xx_then_success(fake: FakeBitbucket, redis_url: str) -> None:
+    client = _client(fake, redis_url)
+    fake.fail_next(1, status=503, path="*/statuses/build")
+    with pytest.raises(BitbucketUnavailable, match="503"):
+        client.post_build_status("ws/repo", SHA, STATUS)
+    client.post_build_status("ws/repo", SHA, STATUS)
+    assert [s["state"] for s in fake.statuses("ws/repo", SHA)] == ["INPROGRESS"]
+
+
+def test_dropped_connection_then_success(fake: FakeBitbucket, redis_url: str) -> None:
+    client = _client(fake, redis_url)
+    fake.drop_next(1, path="*/statuses/build")
+    with pytest.raises(BitbucketUnavailable):
+        client.post_build_status("ws/repo", SHA, STATUS)
+    client.post_build_status("ws/repo", SHA, STATUS)
+    assert len(fake.statuses("ws/repo", SHA)) == 1
+
+
+def test_429_pauses_the_consumer_then_succeeds(fake: FakeBitbucket, redis_url: str) -> None:
+    client = _client(fake, redis_url)
+    fake.fail_next(1, status=429, path="/2.0/user")
+    with pytest.raises(RateLimited) as raised:
+        client.current_user()
+    assert raised.value.retry_after == pytest.approx(1.0)
+    started = time.monotonic()
+    assert client.current_user().name == "relay"
+    assert time.monotonic() - started >= 0.9
+    assert len(fake.requests_to("/2.0/user")) == 2
+
+
+def test_the_fake_never_answers_429_while_its_budget_equals_ours(redis_url: str) -> None:
+    rate_limit = RateLimit(requests_per_hour=5 + 10 * 3600, burst_size=5)  # refill 10/s
+    with FakeBitbucket("cloud", budget_per_hour=15, budget_window=1.0) as fake:
+        _client(fake, redis_url).current_user()
+        with ProcessPoolExecutor(4, mp_context=get_context("spawn")) as pool:
+            list(pool.map(time.sleep, [0.5] * 4))
+            time.sleep(1.1)
+            stop = time.time() + 3.0
+            futures = [
+                pool.submit(calls_until, redis_url, fake.api_url, fake.token_url, rate_limit, stop)
+                for _ in range(4)
+            ]
+            made = sum(f.result() for f in futures)
+        assert fake.budget.refused == 0
+        assert fake.responses_with(429) == 0
+        assert made >= 25
+
+
+def test_paging_reads_every_member_once(fake: FakeBitbucket, redis_url: str) -> None:
+    directory = fake.directory("ws")
+    for n in range(250):
+        user_id = f"{{user-{n:04d}}}"
+        directory.users[user_id] = {"uuid": user_id, "nickname": f"u{n}", "display_name": f"U {n}"}
+    members = list(_client(fake, redis_url).iter_workspace_permissions("ws"))
+    assert len({user.id for user, _ in members}) == 250
+    assert len(fake.requests_to("/2.0/workspaces/ws/permissions")) == 3
+
+
+def test_a_slow_answer_past_the_read_timeout_is_retryable(
+    fake: FakeBitbucket, redis_url: str
+) -> None:
+    settings = dataclasses.replace(
+        cloud_settings(fake.api_url, fake.token_url), timeout=Timeouts(read=0.3)
+    )
+    client = build_client(settings, redis.Redis.from_url(redis_url))
+    client.current_user()
+    fake.delay(1.0, path="/2.0/user", n=1)
+    with pytest.raises(BitbucketUnavailable, match="ReadTimeout"):
+        client.current_user()
+    assert client.current_user().name == "relay"
