@@ -1,4 +1,4 @@
-"""`bbrelay`: the operator's command line (run, send-test-event, deliveries, config)."""
+"""`bbrelay`: the operator's command line (run, send-test-event, deliveries, jobs, config)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import redis
 from bbrelay.runtime import environ_with_runtime, read_runtime, var_dir
 from shared.config import ConfigError, load_settings
 from shared.deliveries import DeliveryStore
+from shared.jobs.store import JobStore
 from shared.redis import connect, redacted_url
 from shared.settings import Settings
 
@@ -57,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     deliveries.add_argument("--failed", action="store_true", help="dead letters only")
     deliveries.add_argument("--json", action="store_true", help="one JSON object per line")
     deliveries.set_defaults(func=_deliveries)
+
+    jobs = sub.add_parser("jobs", help="list recent jobs, or show one")
+    jobs.add_argument("job_id", nargs="?", help="show this job in full")
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--json", action="store_true", help="one JSON object per line")
+    jobs.set_defaults(func=_jobs)
 
     config = sub.add_parser("config", help="validate the configuration and summarise it")
     config.set_defaults(func=_config)
@@ -134,6 +141,37 @@ def _deliveries(args: argparse.Namespace, environ: dict[str, str]) -> int:
         )
         if record.get("error"):
             print(f"{'':22}error: {record['error']}")
+    return 0
+
+
+def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    settings = load_settings(environ=environ)
+    store = JobStore(connect(settings.relay.redis_url))
+    if args.job_id:
+        job = store.get(args.job_id)
+        if job is None:
+            print(f"no job {args.job_id}", file=sys.stderr)
+            return 1
+        print(json.dumps(job.to_public(), indent=2, sort_keys=True))
+        return 0
+    jobs = store.recent(args.limit)
+    if args.json:
+        for job in jobs:
+            print(json.dumps(job.to_public(), sort_keys=True))
+        return 0
+    if not jobs:
+        print("no jobs yet")
+        return 0
+    print(f"{'CREATED':20} {'JOB':36} {'STATE':11} {'STATUS':11} {'COMMIT':12} REPOSITORY")
+    for job in jobs:
+        created = datetime.fromtimestamp(job.created_at, UTC)
+        print(
+            f"{created:%Y-%m-%d %H:%M:%S}  {job.job_id:36} {job.state:11} "
+            f"{job.status_posted or '-':11} {(job.request.commit or '-')[:12]:12} "
+            f"{job.request.repository}"
+        )
+        if job.description:
+            print(f"{'':22}{job.description}")
     return 0
 
 

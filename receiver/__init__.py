@@ -6,11 +6,12 @@ import redis
 import structlog
 from flask import Flask
 
-from receiver import api, health, webhooks
+from receiver import api, health, jobs_api, webhooks
 from receiver.enqueue import CeleryEnqueuer, Enqueuer
 from receiver.intake import Intake
 from shared.config import load_settings
 from shared.deliveries import DeliveryStore
+from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.settings import Settings
 
@@ -40,8 +41,12 @@ def create_app(
     app.extensions["bbrelay.settings"] = settings
     app.extensions["bbrelay.redis"] = client
     app.extensions["bbrelay.store"] = store
-    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer or CeleryEnqueuer(settings))
+    enqueuer = enqueuer or CeleryEnqueuer(settings)
+    app.extensions["bbrelay.enqueuer"] = enqueuer
+    app.extensions["bbrelay.jobs"] = JobStore(client)
+    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(jobs_api.bp)
     app.register_blueprint(health.bp)
     return app

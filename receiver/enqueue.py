@@ -18,16 +18,21 @@ class BrokerUnavailable(Exception):
 class Enqueuer(Protocol):
     def enqueue(self, event: dict[str, Any], task_id: str) -> None: ...
 
+    def send(self, name: str, args: list[Any]) -> None: ...
+
 
 class CeleryEnqueuer:
-    """Publishes `handle_event` through Celery's own API."""
+    """Publishes tasks by name through Celery's own API."""
 
     def __init__(self, settings: Settings) -> None:
         self.app = Celery("bbrelay-receiver", set_as_current=False)
         self.app.conf.update(celery_config(settings))
 
     def enqueue(self, event: dict[str, Any], task_id: str) -> None:
+        self.send(HANDLE_EVENT, [event], task_id=task_id)
+
+    def send(self, name: str, args: list[Any], task_id: str | None = None) -> None:
         try:
-            self.app.send_task(HANDLE_EVENT, args=[event], task_id=task_id, queue=QUEUE)
+            self.app.send_task(name, args=args, task_id=task_id, queue=QUEUE)
         except Exception as exc:  # kombu raises OperationalError and redis errors alike
             raise BrokerUnavailable(str(exc)) from exc

@@ -487,4 +487,5 @@ def _pipelines(section: Mapping[str, Any]) -> PipelinesSettings:
             **_present(change, {"branch": "branch"}),
         ),
         custom_variables=section.get("customVariables") or {},
+        **_present(section, {"pollInterval": "poll_interval"}),
     )

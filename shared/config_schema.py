@@ -151,6 +151,7 @@ class PipelinesSchema(Section):
     enabled = Boolean()
     triggers = _nested(TriggersSchema)
     customVariables = TextMap(secret=True)
+    pollInterval = Duration()
 
 
 class BuildStatusSchema(Section):

@@ -71,6 +71,7 @@ class PipelinesSettings:
     enabled: bool = False
     data_change: DataChangeTrigger = field(default_factory=DataChangeTrigger)
     custom_variables: dict[str, str] = field(default_factory=dict, repr=False)  # may be secrets
+    poll_interval: float = 15.0  # how often a running Pipelines run is looked at
 
 
 @dataclass(frozen=True)

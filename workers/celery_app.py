@@ -8,7 +8,7 @@ from shared.celery_config import celery_config
 from shared.config import load_settings
 from shared.settings import Settings
 
-TASK_MODULES = ["workers.tasks.events"]
+TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs"]
 
 
 def make_celery(settings: Settings) -> Celery:

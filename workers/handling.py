@@ -5,20 +5,23 @@ from __future__ import annotations
 import structlog
 
 from shared.events import Event
+from workers.job_flow import Schedule, jobs_for_event
 from workers.services import Services
 
 log = structlog.get_logger(__name__)
 
 
-def handle_event(services: Services, event: Event) -> None:
-    """Record the delivery as processing, act on it, record it processed."""
+def handle_event(services: Services, event: Event, schedule: Schedule) -> None:
+    """Record the delivery as processing, start its jobs, record it processed."""
     structlog.contextvars.bind_contextvars(
         delivery_id=event.delivery_id, event_key=event.event_key, repo=event.repository
     )
     store = services.deliveries
     store.advance(event.delivery_id, "processing", count_attempt=True)
+    job_ids = jobs_for_event(services, event, schedule)
     log.info(
         "event.handled",
+        jobs=job_ids,
         ref=event.ref,
         commit=event.commit,
         pr_id=event.pr_id,

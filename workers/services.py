@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import cache
 
+import httpx
 import redis
 
 from shared.bitbucket.client import BitbucketClient
-from shared.bitbucket.factory import build_client
+from shared.bitbucket.factory import build_client, http_options
 from shared.deliveries import DeliveryStore
+from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.settings import Settings
+
+CAPABILITIES_TTL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -19,17 +24,32 @@ class Services:
     settings: Settings
     redis: redis.Redis[bytes]
     deliveries: DeliveryStore
+    jobs: JobStore
     bitbucket: BitbucketClient
+    platform_http: httpx.Client
+    _capabilities: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+
+    def capabilities(self) -> frozenset[str]:
+        """The build states the Bitbucket server supports, asked once an hour per process."""
+        cached = self._capabilities.get("states")
+        if cached and time.monotonic() - cached[0] < CAPABILITIES_TTL:
+            return cached[1]
+        states = self.bitbucket.build_capabilities()
+        self._capabilities["states"] = (time.monotonic(), states)
+        return states
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> Services:
     """Connect everything from settings; tests call this with their own settings."""
     client = connect(settings.relay.redis_url)
+    options = http_options(settings.bitbucket)
     return Services(
         settings=settings,
         redis=client,
         deliveries=DeliveryStore(client, dedupe_window=settings.relay.dedupe_window),
-        bitbucket=build_client(settings.bitbucket, client),
+        jobs=JobStore(client),
+        bitbucket=build_client(settings.bitbucket, client, transport=transport),
+        platform_http=httpx.Client(transport=transport, **options),  # type: ignore[arg-type]
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import fakeredis
 import pytest
@@ -13,27 +12,14 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from receiver import NoWebhookSecret, create_app
-from receiver.enqueue import BrokerUnavailable
 from receiver.signature import sign
 from shared.secret import Secret
 from shared.settings import AccessLists, Settings, WebhookSettings
 from tests.conftest import SIGNED_DIGEST, SIGNED_SECRET, fixture_bytes, make_settings
+from tests.recording_enqueuer import RecordingEnqueuer
 
 URL = "/api/webhooks/bitbucket"
 SIGNED_BODY = fixture_bytes("cloud/repo-push-signed.json")
-
-
-class RecordingEnqueuer:
-    """Keeps what would have been sent to Celery; can be told to fail like a dead broker."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[dict[str, Any], str]] = []
-        self.broken = False
-
-    def enqueue(self, event: dict[str, Any], task_id: str) -> None:
-        if self.broken:
-            raise BrokerUnavailable("connection refused")
-        self.sent.append((event, task_id))
 
 
 @pytest.fixture

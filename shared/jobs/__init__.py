@@ -1,0 +1,1 @@
+"""Jobs started by Bitbucket events: planning, records in Redis, and their build statuses."""

@@ -1,0 +1,24 @@
+"""An enqueuer for receiver tests: keeps what would go to Celery, can fail like a dead broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receiver.enqueue import BrokerUnavailable
+
+
+class RecordingEnqueuer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[dict[str, Any], str]] = []
+        self.tasks: list[tuple[str, list[Any]]] = []
+        self.broken = False
+
+    def enqueue(self, event: dict[str, Any], task_id: str) -> None:
+        if self.broken:
+            raise BrokerUnavailable("connection refused")
+        self.sent.append((event, task_id))
+
+    def send(self, name: str, args: list[Any]) -> None:
+        if self.broken:
+            raise BrokerUnavailable("connection refused")
+        self.tasks.append((name, args))

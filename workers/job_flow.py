@@ -1,0 +1,156 @@
+"""The life of a job: plan from an event, start once, follow, and show it on the commit.
+
+Every step is idempotent, so a redelivered event, a replay or a retried task repeats nothing:
+a job is created once per commit and rule, started by the one caller that claims it, and its
+build status always shows the job's latest state (read just before posting, and re-checked after).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from shared.bitbucket.errors import PermanentError
+from shared.events import Event
+from shared.jobs.model import Job, JobRequest, with_commit
+from shared.jobs.planning import plan_jobs
+from shared.jobs.statuses import build_status
+from shared.settings import JobRule
+from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT
+from workers.runners import http as http_runner
+from workers.runners import pipeline as pipeline_runner
+from workers.services import Services
+
+log = structlog.get_logger(__name__)
+
+Schedule = Callable[[str, list[Any], float], None]
+# Countdowns stay well below the broker's visibility timeout (2 h).
+MAX_COUNTDOWN = 1800.0
+FULL_HASH_LENGTH = 40
+
+
+def jobs_for_event(services: Services, event: Event, schedule: Schedule) -> list[str]:
+    """Create, start and show every job the event's rules ask for; the job ids."""
+    requests = plan_jobs(event, services.settings.bitbucket)
+    for request in requests:
+        if services.jobs.create(request):
+            log.info("job.created", job_id=request.job_id, rule=request.rule)
+        run_job(services, request.job_id, schedule)
+    return [request.job_id for request in requests]
+
+
+def run_job(services: Services, job_id: str, schedule: Schedule) -> None:
+    """Start the job if nobody has, then bring its build status up to date."""
+    start_job(services, job_id, schedule)
+    sync_status(services, job_id)
+
+
+def rule_named(services: Services, name: str) -> JobRule | None:
+    return next((rule for rule in services.settings.bitbucket.jobs if rule.name == name), None)
+
+
+def start_job(services: Services, job_id: str, schedule: Schedule) -> None:
+    """Claim the start; call the runner; on failure give the claim back (or fail the job)."""
+    store = services.jobs
+    if not store.claim_start(job_id, owner=uuid.uuid4().hex):
+        return
+    job = store.get(job_id)
+    assert job is not None
+    try:
+        external_id = _start(services, job)
+    except PermanentError as exc:
+        store.advance(job_id, "FAILED", description=f"could not start: {exc}"[:255])
+        log.error("job.start_refused", job_id=job_id, error=str(exc))
+        return
+    except http_runner.PlatformRejected as exc:
+        store.advance(job_id, "FAILED", description=str(exc)[:255])
+        log.error("job.start_refused", job_id=job_id, error=str(exc))
+        return
+    except BaseException:
+        store.release_start(job_id)
+        raise
+    store.advance(job_id, "INPROGRESS", external_id=external_id or "", description="")
+    log.info("job.started", job_id=job_id, runner=job.request.runner, external_id=external_id)
+    if job.request.runner == "pipeline":
+        schedule(FOLLOW_PIPELINE, [job_id], services.settings.bitbucket.pipelines.poll_interval)
+    else:
+        rule = rule_named(services, job.request.rule)
+        timeout = rule.http.timeout if rule and rule.http else 3600.0
+        schedule(JOB_TIMEOUT, [job_id, time.time() + timeout], min(timeout, MAX_COUNTDOWN))
+
+
+def _start(services: Services, job: Job) -> str | None:
+    request = ensure_full_commit(services, job)
+    rule = rule_named(services, request.rule)
+    if request.runner == "pipeline":
+        pipeline = pipeline_runner.start(
+            services.bitbucket, request, rule, services.settings.bitbucket
+        )
+        return pipeline.uuid
+    if rule is None or rule.http is None:
+        raise http_runner.PlatformRejected(f"rule {request.rule!r} has no http runner any more")
+    return http_runner.start(services.platform_http, request, rule.http, services.settings)
+
+
+def ensure_full_commit(services: Services, job: Job) -> JobRequest:
+    """Cloud pull request payloads carry 12-character hashes; statuses need the full one."""
+    request = job.request
+    if request.commit is None or len(request.commit) >= FULL_HASH_LENGTH:
+        return request
+    full = services.bitbucket.resolve_commit(request.repository, request.commit)
+    if len(full) >= FULL_HASH_LENGTH:
+        request = with_commit(request, full)
+        services.jobs.update_request(request)
+    return request
+
+
+def follow_pipeline(services: Services, job_id: str, schedule: Schedule) -> None:
+    """Look at the job's pipeline once; record a change; look again later unless it ended."""
+    job = services.jobs.get(job_id)
+    if job is None or job.is_final or not job.external_id:
+        return
+    pipeline = services.bitbucket.get_pipeline(job.request.repository, job.external_id)
+    state = pipeline_runner.job_state(pipeline)
+    if state != job.state:
+        description = f"pipeline #{pipeline.build_number} {pipeline.result or pipeline.state}"
+        services.jobs.advance(job_id, state, description=description.lower())
+        log.info("job.progressed", job_id=job_id, state=state)
+    sync_status(services, job_id)
+    if state == "INPROGRESS":
+        schedule(FOLLOW_PIPELINE, [job_id], services.settings.bitbucket.pipelines.poll_interval)
+
+
+def check_timeout(services: Services, job_id: str, deadline: float, schedule: Schedule) -> None:
+    """Stop a job the platform never finished; look again later if its time is not up."""
+    job = services.jobs.get(job_id)
+    if job is None or job.is_final:
+        return
+    left = deadline - time.time()
+    if left > 0:
+        schedule(JOB_TIMEOUT, [job_id, deadline], min(left, MAX_COUNTDOWN))
+        return
+    reason = "the platform reported no completion within the rule's timeout"
+    if services.jobs.advance(job_id, "STOPPED", description=reason):
+        log.warning("job.timed_out", job_id=job_id)
+    sync_status(services, job_id)
+
+
+def sync_status(services: Services, job_id: str, *, rounds: int = 4) -> None:
+    """Post the job's latest state to its commit until what was posted is what it is."""
+    if not services.settings.bitbucket.build_status.enabled:
+        return
+    for _ in range(rounds):
+        job = services.jobs.get(job_id)
+        if job is None or job.state in ("PENDING", "STARTING") or job.status_posted == job.state:
+            return
+        request = ensure_full_commit(services, job)
+        if request.commit is None:
+            return
+        status = build_status(job, services.settings, services.capabilities())
+        services.bitbucket.post_build_status(request.repository, request.commit, status)
+        services.jobs.mark_posted(job_id, job.state)
+        log.info("job.status_posted", job_id=job_id, state=status.state, key=status.key)

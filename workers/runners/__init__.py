@@ -1,0 +1,1 @@
+"""How a job is started and followed: Bitbucket Pipelines, or the platform over HTTP."""
