@@ -113,7 +113,12 @@ def follow_pipeline(services: Services, job_id: str, schedule: Schedule) -> None
     job = services.jobs.get(job_id)
     if job is None or job.is_final or not job.external_id:
         return
-    pipeline = services.bitbucket.get_pipeline(job.request.repository, job.external_id)
+    try:
+        pipeline = services.bitbucket.get_pipeline(job.request.repository, job.external_id)
+    except PermanentError as exc:
+        services.jobs.advance(job_id, "FAILED", description=f"lost the pipeline: {exc}"[:255])
+        sync_status(services, job_id)
+        raise
     state = pipeline_runner.job_state(pipeline)
     if state != job.state:
         description = f"pipeline #{pipeline.build_number} {pipeline.result or pipeline.state}"

@@ -7,6 +7,7 @@ jitter. Being throttled is not failing, so it gets a larger retry allowance than
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,16 +15,23 @@ from typing import Any
 
 from shared.bitbucket.errors import BucketEmpty, RateLimited, RetryableError
 
-BASE_DELAY = 2.0
+# BBRELAY_RETRY_BASE_DELAY: the first back-off in seconds (tests shorten it).
+BASE_DELAY = float(os.environ.get("BBRELAY_RETRY_BASE_DELAY", "2"))
 MAX_DELAY = 300.0
-THROTTLED_MAX_RETRIES = 100
+# Throttled tasks wait their turn for as long as a backlog lasts (300 retries ~ a day).
+THROTTLED_MAX_RETRIES = 300
 
 
 def countdown_for(exc: RetryableError, retries: int, rng: random.Random | None = None) -> float:
-    """Seconds until the next attempt; never above MAX_DELAY plus a second of jitter."""
+    """Seconds until the next attempt, at most MAX_DELAY plus the spread.
+
+    A known wait (429 pause, empty bucket) is honoured; many tasks told the same wait would wake
+    together and all but one would be turned away again, so the spread grows with each retry.
+    """
     draw: float = (rng or random).random()
     if exc.retry_after is not None:
-        return min(exc.retry_after, MAX_DELAY) + draw
+        spread = 1.0 + min(MAX_DELAY, 2.0**retries) if is_throttling(exc) else 1.0
+        return min(exc.retry_after, MAX_DELAY) + draw * spread
     ceiling = min(MAX_DELAY, BASE_DELAY * 2.0**retries)
     return ceiling / 2 + draw * ceiling / 2
 
