@@ -29,10 +29,21 @@ class CeleryEnqueuer:
         self.app.conf.update(celery_config(settings))
 
     def enqueue(self, event: dict[str, Any], task_id: str) -> None:
-        self.send(HANDLE_EVENT, [event], task_id=task_id)
+        summary = f"({event.get('event_key')} {event.get('repository')})"
+        self.send(HANDLE_EVENT, [event], task_id=task_id, argsrepr=summary)
 
-    def send(self, name: str, args: list[Any], task_id: str | None = None) -> None:
+    def send(
+        self, name: str, args: list[Any], task_id: str | None = None, argsrepr: str | None = None
+    ) -> None:
+        """Publish by name; `argsrepr` spares Celery a repr of the whole event per message."""
         try:
-            self.app.send_task(name, args=args, task_id=task_id, queue=QUEUE)
+            self.app.send_task(
+                name,
+                args=args,
+                task_id=task_id,
+                queue=QUEUE,
+                argsrepr=argsrepr or repr(args)[:200],
+                kwargsrepr="{}",
+            )
         except Exception as exc:  # kombu raises OperationalError and redis errors alike
             raise BrokerUnavailable(str(exc)) from exc

@@ -37,7 +37,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_time_limit": TASK_TIME_LIMIT,
         "task_soft_time_limit": TASK_SOFT_TIME_LIMIT,
-        "task_send_sent_event": True,
+        # No task-sent event from the receiver: it would be a second publish per webhook.
+        # Flower follows tasks from the workers' task-received events onwards.
+        "task_send_sent_event": False,
         "worker_send_task_events": True,
         "worker_hijack_root_logger": False,
         "task_publish_retry_policy": {

@@ -1,0 +1,1 @@
+"""The two floors bench/receiver.py compares the receiver with."""
