@@ -1,4 +1,4 @@
-"""`bbrelay`: the operator's command line (run, send-test-event, deliveries, jobs, config)."""
+"""`bbrelay`: the operator's command line (run, send-test-event, deliveries, jobs, sync-teams)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=int, default=20)
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
     jobs.set_defaults(func=_jobs)
+
+    sync = sub.add_parser("sync-teams", help="sync workspace members to roles now, print the diff")
+    sync.add_argument("--workspace", help="only this workspace (default: every allowed one)")
+    sync.add_argument("--dry-run", action="store_true", help="read and diff, change nothing")
+    sync.add_argument("--force", action="store_true", help="apply a diff held for removals")
+    sync.set_defaults(func=_sync_teams)
 
     config = sub.add_parser("config", help="validate the configuration and summarise it")
     config.set_defaults(func=_config)
@@ -173,6 +179,14 @@ def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
         if job.description:
             print(f"{'':22}{job.description}")
     return 0
+
+
+def _sync_teams(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay.team_sync import sync_teams_now
+
+    return sync_teams_now(
+        load_settings(environ=environ), args.workspace, dry_run=args.dry_run, force=args.force
+    )
 
 
 def _config(args: argparse.Namespace, environ: dict[str, str]) -> int:

@@ -1,4 +1,4 @@
-"""The operator API under /api (bearer token): deliveries for now, jobs and teams later."""
+"""The operator API under /api (bearer token): deliveries and team sync results."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from receiver.auth import bearer_required
 from shared.deliveries import DeliveryStore
+from shared.teams.store import TeamStore
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -19,3 +20,13 @@ def get_delivery(delivery_id: str) -> ResponseReturnValue:
     if record is None:
         return jsonify({"error": f"no delivery {delivery_id} in the last days"}), 404
     return jsonify(record)
+
+
+@bp.get("/teams/<workspace>")
+@bearer_required
+def get_team(workspace: str) -> ResponseReturnValue:
+    """The workspace's snapshot, last diff, held diff (if any) and sync status."""
+    view = TeamStore(current_app.extensions["bbrelay.redis"]).view(workspace)
+    if view is None:
+        return jsonify({"error": f"no team sync of {workspace} yet"}), 404
+    return jsonify(view)

@@ -7,14 +7,24 @@ from celery import Celery
 from shared.celery_config import celery_config
 from shared.config import load_settings
 from shared.settings import Settings
+from shared.task_names import SYNC_TEAMS
 
-TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs"]
+TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs", "workers.tasks.teams"]
 
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery app configured from settings; task modules are imported by name."""
     app = Celery("bbrelay", include=TASK_MODULES, set_as_current=True)
     app.conf.update(celery_config(settings))
+    if settings.team_sync.enabled:
+        interval = settings.teams.sync_interval
+        app.conf.beat_schedule = {
+            "sync-teams": {
+                "task": SYNC_TEAMS,
+                "schedule": interval,
+                "options": {"expires": interval},
+            }
+        }
     return app
 
 

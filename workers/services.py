@@ -15,6 +15,7 @@ from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.settings import Settings
+from shared.teams.store import TeamStore
 
 CAPABILITIES_TTL = 3600.0
 
@@ -25,6 +26,7 @@ class Services:
     redis: redis.Redis[bytes]
     deliveries: DeliveryStore
     jobs: JobStore
+    teams: TeamStore
     bitbucket: BitbucketClient
     platform_http: httpx.Client
     _capabilities: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
@@ -48,6 +50,7 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
         redis=client,
         deliveries=DeliveryStore(client, dedupe_window=settings.relay.dedupe_window),
         jobs=JobStore(client),
+        teams=TeamStore(client),
         bitbucket=build_client(settings.bitbucket, client, transport=transport),
         platform_http=httpx.Client(transport=transport, **options),  # type: ignore[arg-type]
     )

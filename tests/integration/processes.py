@@ -123,6 +123,17 @@ def worker(env: Mapping[str, str], tmp: Path, concurrency: int = 1) -> Iterator[
         yield log
 
 
+@contextmanager
+def beat(env: Mapping[str, str], tmp: Path) -> Iterator[Path]:
+    """Celery beat with its schedule file under `tmp`; yields its log once it is running."""
+    log = tmp / "beat.log"
+    argv = [str(BIN / "celery"), "-A", "workers.celery_app:app", "beat", "--loglevel", "INFO"]
+    argv += ["--schedule", str(tmp / "beat-schedule")]
+    with running(argv, env, log) as proc:
+        wait_until(lambda: b"beat: Starting" in log.read_bytes(), proc, log)
+        yield log
+
+
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1.0).status_code == 200

@@ -15,7 +15,7 @@ import yaml
 from receiver.signature import sign
 from shared.secret import Secret
 from tests.fakes.bitbucket_server import FakeBitbucket
-from tests.integration.processes import receiver, service_env, worker
+from tests.integration.processes import beat, receiver, service_env, worker
 
 WEBHOOK_SECRET = "e2e-webhook-secret"
 API_TOKEN = "e2e-api-token"
@@ -69,15 +69,23 @@ def relay(
     *,
     concurrency: int = 1,
     env: Mapping[str, str] | None = None,
+    more_global: Mapping[str, Any] | None = None,
+    with_beat: bool = False,
 ) -> Iterator[Relay]:
     values = {
-        "global": {"git": {"bitbucket": dict(bitbucket)}, "relay": {"apiTokens": [API_TOKEN]}}
+        "global": {
+            "git": {"bitbucket": dict(bitbucket)},
+            "relay": {"apiTokens": [API_TOKEN]},
+            **(more_global or {}),
+        }
     }
     (tmp / "values.yaml").write_text(yaml.safe_dump(values))
     service = service_env(redis_url, tmp, {"BBRELAY_RETRY_BASE_DELAY": "0.2", **(env or {})})
     with ExitStack() as stack:
         url = stack.enter_context(receiver(service, tmp))
         log = stack.enter_context(worker(service, tmp, concurrency=concurrency))
+        if with_beat:
+            stack.enter_context(beat(service, tmp))
         yield Relay(url, log)
 
 

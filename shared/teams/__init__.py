@@ -1,0 +1,1 @@
+"""Team sync: Bitbucket workspace members and groups mapped to platform roles."""

@@ -1,0 +1,41 @@
+"""Deliver each diff to `teams.bitbucket.sink.url`, signed, in order, until accepted."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import httpx
+import structlog
+
+from shared.bitbucket.errors import RetryableError
+from shared.settings import TeamSink
+from shared.teams.store import TeamStore
+
+log = structlog.get_logger(__name__)
+SIGNATURE_HEADER = "X-Relay-Signature"
+
+
+class SinkUnavailable(RetryableError):
+    """The sink did not accept a diff; it stays at the head of the outbox."""
+
+
+def deliver_outbox(store: TeamStore, http: httpx.Client, sink: TeamSink, workspace: str) -> int:
+    """POST queued diffs oldest first; stop at the first refusal. Returns how many went."""
+    sent = 0
+    while (head := store.outbox_head(workspace)) is not None:
+        headers = {"Content-Type": "application/json"}
+        if sink.secret is not None:
+            digest = hmac.new(sink.secret.reveal().encode(), head, hashlib.sha256).hexdigest()
+            headers[SIGNATURE_HEADER] = f"sha256={digest}"
+        try:
+            response = http.post(sink.url, content=head, headers=headers)
+        except httpx.TransportError as exc:
+            raise SinkUnavailable(f"team sink unreachable: {type(exc).__name__}") from exc
+        if not response.is_success:
+            raise SinkUnavailable(f"team sink answered {response.status_code}")
+        store.pop_outbox_head(workspace, head)
+        sent += 1
+    if sent:
+        log.info("teams.diffs_delivered", workspace=workspace, count=sent)
+    return sent

@@ -1,0 +1,123 @@
+"""Team sync state in Redis: snapshot, last diff, status, held diff, sink outbox, and a lock."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+
+from shared.teams.snapshot import Diff, Member
+
+PREFIX = "bbrelay:teams"
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+POP_IF_HEAD = """
+if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then
+  return redis.call('LPOP', KEYS[1]) and 1
+end
+return 0
+"""
+
+
+class SyncInProgress(Exception):
+    """Another sync of this workspace holds the lock."""
+
+
+def _key(workspace: str, part: str) -> str:
+    return f"{PREFIX}:{workspace.lower()}:{part}"
+
+
+class TeamStore:
+    def __init__(self, client: redis.Redis[bytes], *, lock_ttl: float = 900.0) -> None:
+        self.redis = client
+        self.lock_ttl_ms = int(lock_ttl * 1000)
+        self._release = client.register_script(RELEASE_LOCK)
+        self._pop_if_head = client.register_script(POP_IF_HEAD)
+
+    @contextmanager
+    def lock(self, workspace: str) -> Iterator[None]:
+        """One sync per workspace at a time; a second caller gets SyncInProgress at once."""
+        token = uuid.uuid4().hex
+        key = _key(workspace, "lock")
+        if not self.redis.set(key, token, nx=True, px=self.lock_ttl_ms):
+            raise SyncInProgress(f"a sync of {workspace} is already running")
+        try:
+            yield
+        finally:
+            self._release(keys=[key], args=[token])
+
+    def snapshot(self, workspace: str) -> dict[str, Member] | None:
+        raw = self.redis.get(_key(workspace, "snapshot"))
+        if raw is None:
+            return None
+        return {m["user_id"]: Member.from_json(m) for m in json.loads(raw)["members"]}
+
+    def save(self, workspace: str, members: dict[str, Member], changes: Diff, at: float) -> None:
+        """Snapshot, status and (when something changed) the diff, in one transaction."""
+        document = {"members": [vars(m) | {"groups": list(m.groups)} for m in members.values()]}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(_key(workspace, "snapshot"), json.dumps(document))
+        if not changes.empty:
+            pipe.set(_key(workspace, "diff"), json.dumps({"at": at, **changes.to_json()}))
+        pipe.hset(
+            _key(workspace, "status"),
+            mapping={"last_success": f"{at:.3f}", "last_error": "", "members": len(members)},
+        )
+        pipe.delete(_key(workspace, "held"))
+        pipe.execute()
+
+    def record_attempt(self, workspace: str, *, error: str = "", warnings: str = "") -> None:
+        self.redis.hset(
+            _key(workspace, "status"),
+            mapping={
+                "last_attempt": f"{time.time():.3f}",
+                "last_error": error,
+                "warnings": warnings,
+            },
+        )
+
+    def hold(self, workspace: str, changes: Diff, reason: str) -> None:
+        held = {"at": time.time(), "reason": reason, **changes.to_json()}
+        self.redis.set(_key(workspace, "held"), json.dumps(held))
+
+    def push_outbox(self, workspace: str, document: dict[str, Any]) -> None:
+        self.redis.rpush(_key(workspace, "outbox"), json.dumps(document, sort_keys=True))
+
+    def outbox_head(self, workspace: str) -> bytes | None:
+        head = self.redis.lindex(_key(workspace, "outbox"), 0)
+        return bytes(head) if head is not None else None
+
+    def pop_outbox_head(self, workspace: str, head: bytes) -> bool:
+        """Drop the head only if it is still `head` (it was delivered)."""
+        return bool(self._pop_if_head(keys=[_key(workspace, "outbox")], args=[head]))
+
+    def outbox_length(self, workspace: str) -> int:
+        return int(self.redis.llen(_key(workspace, "outbox")))
+
+    def view(self, workspace: str) -> dict[str, Any] | None:
+        """What GET /api/teams/<workspace> shows: snapshot, last diff, held diff, status."""
+        pipe = self.redis.pipeline()
+        for part in ("snapshot", "diff", "held"):
+            pipe.get(_key(workspace, part))
+        pipe.hgetall(_key(workspace, "status"))
+        pipe.llen(_key(workspace, "outbox"))
+        snapshot, last_diff, held, status, outbox = pipe.execute()
+        if snapshot is None and not status:
+            return None
+        return {
+            "workspace": workspace,
+            "snapshot": json.loads(snapshot)["members"] if snapshot else None,
+            "diff": json.loads(last_diff) if last_diff else None,
+            "held": json.loads(held) if held else None,
+            "status": {k.decode(): v.decode() for k, v in status.items()},
+            "outbox": outbox,
+        }
