@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
     jobs.set_defaults(func=_jobs)
 
+    replay = sub.add_parser("replay", help="run stored deliveries again (dead letters)")
+    replay.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID")
+    replay.add_argument("--all-failed", action="store_true", help="every dead letter")
+    replay.set_defaults(func=_replay)
+
     sync = sub.add_parser("sync-teams", help="sync workspace members to roles now, print the diff")
     sync.add_argument("--workspace", help="only this workspace (default: every allowed one)")
     sync.add_argument("--dry-run", action="store_true", help="read and diff, change nothing")
@@ -179,6 +184,20 @@ def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
         if job.description:
             print(f"{'':22}{job.description}")
     return 0
+
+
+def _replay(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay.replay import replay_many
+
+    settings = load_settings(environ=environ)
+    store = DeliveryStore(connect(settings.relay.redis_url))
+    ids = list(args.delivery_ids)
+    if args.all_failed:
+        ids += [str(r["delivery_id"]) for r in store.recent(10_000, failed=True)]
+    if not ids:
+        print("nothing to replay: name delivery ids or use --all-failed")
+        return 0
+    return replay_many(settings, store, ids)
 
 
 def _sync_teams(args: argparse.Namespace, environ: dict[str, str]) -> int:

@@ -115,6 +115,23 @@ class DeliveryStore:
             self.redis.zrem(FAILED_INDEX, delivery_id)
         return bool(applied)
 
+    def requeue(self, delivery_id: str, task_id: str) -> None:
+        """Put a delivery back to `queued` for a replay (the one way a record moves back)."""
+        now = f"{time.time():.6f}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(
+            record_key(delivery_id),
+            mapping={
+                "status": "queued",
+                "rank": str(STATUS_RANK["queued"]),
+                "task_id": task_id,
+                "replayed_at": now,
+            },
+        )
+        pipe.hincrby(record_key(delivery_id), "replays", 1)
+        pipe.zrem(FAILED_INDEX, delivery_id)
+        pipe.execute()
+
     def get(self, delivery_id: str) -> dict[str, Any] | None:
         """One delivery record, decoded, or None when unknown or expired."""
         raw = self.redis.hgetall(record_key(delivery_id))
@@ -145,7 +162,7 @@ def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:
     for key in list(record):
         if key in _FLOAT_FIELDS or key.endswith("_at"):
             record[key] = float(record[key])
-    for key in ("attempts", "pr_id"):
+    for key in ("attempts", "pr_id", "replays"):
         if record.get(key, "") != "":
             record[key] = int(record[key])
     return record

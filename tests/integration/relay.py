@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import yaml
 from receiver.signature import sign
 from shared.secret import Secret
 from tests.fakes.bitbucket_server import FakeBitbucket
-from tests.integration.processes import beat, receiver, service_env, worker
+from tests.integration.processes import BIN, beat, receiver, service_env, worker
 
 WEBHOOK_SECRET = "e2e-webhook-secret"
 API_TOKEN = "e2e-api-token"
@@ -42,6 +43,12 @@ def bitbucket_values(fake: FakeBitbucket, **extra: Any) -> dict[str, Any]:
 class Relay:
     url: str
     worker_log: Path
+    env: dict[str, str]
+
+    def bbrelay(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the operator CLI against this relay."""
+        argv = [str(BIN / "bbrelay"), *args]
+        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60)
 
     def deliver(
         self, product: str, event_key: str, body: bytes, delivery_id: str
@@ -86,7 +93,7 @@ def relay(
         log = stack.enter_context(worker(service, tmp, concurrency=concurrency))
         if with_beat:
             stack.enter_context(beat(service, tmp))
-        yield Relay(url, log)
+        yield Relay(url, log, service)
 
 
 def fixture(product: str, name: str, **changes: Any) -> bytes:
