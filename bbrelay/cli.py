@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+import structlog
 
 from bbrelay.runtime import environ_with_runtime, read_runtime, var_dir
 from shared.config import ConfigError, load_settings
@@ -24,6 +25,8 @@ from shared.settings import Settings
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # The command's output is stdout; log lines of the code it runs go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     environ = environ_with_runtime(os.environ)
     try:
         result: int = args.func(args, environ)
@@ -64,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=int, default=20)
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
     jobs.set_defaults(func=_jobs)
+
+    hooks = sub.add_parser("hooks", help="the relay's own webhooks in Bitbucket")
+    hooks_sub = hooks.add_subparsers(required=True, metavar="ACTION")
+    hooks_list = hooks_sub.add_parser("list", help="our hook on each allowed target")
+    hooks_list.set_defaults(func=_hooks, action="list", dry_run=True)
+    hooks_install = hooks_sub.add_parser("install", help="create or update our hooks")
+    hooks_install.add_argument("--dry-run", action="store_true", help="say what would change")
+    hooks_install.set_defaults(func=_hooks, action="install")
+    hooks_rotate = hooks_sub.add_parser("rotate-secret", help="give every hook a new secret")
+    hooks_rotate.set_defaults(func=_hooks, action="rotate-secret", dry_run=False)
 
     replay = sub.add_parser("replay", help="run stored deliveries again (dead letters)")
     replay.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID")
@@ -183,6 +196,46 @@ def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
         )
         if job.description:
             print(f"{'':22}{job.description}")
+    return 0
+
+
+def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay import hooks
+    from shared.bitbucket.errors import BitbucketError
+    from shared.bitbucket.factory import build_client
+    from shared.webhook_secrets import SecretRing
+
+    settings = load_settings(environ=environ)
+    client_redis = connect(settings.relay.redis_url)
+    client = build_client(settings.bitbucket, client_redis)
+    ring = SecretRing(client_redis)
+    if settings.dry_run and not args.dry_run:
+        print("no Bitbucket credentials: dry-run mode, nothing would be sent (use --dry-run)")
+        return 1
+    try:
+        if args.action == "list":
+            for state in hooks.survey(client, settings):
+                hook = state.hook
+                shown = "missing" if hook is None else f"{hook.id} active={hook.active}"
+                needs = f"  needs {'; '.join(state.needs)}" if state.needs else ""
+                print(f"{state.target}: {shown}{needs}")
+        elif args.action == "install":
+            for line in hooks.install(client, settings, ring, dry_run=args.dry_run):
+                print(line)
+        else:
+            new, lines = hooks.rotate_secret(client, settings, ring)
+            for line in lines:
+                print(line)
+            print(f"new webhook secret: {new}")
+            print(
+                "Deliveries signed with the old or the new secret are both accepted now. Put the\n"
+                "new one in webhookSecret (or BBRELAY_WEBHOOK_SECRET) and keep the old one in\n"
+                "webhookSecrets until Bitbucket has nothing older left to retry (a day covers\n"
+                "DC's retries; Cloud does not retry), then remove the old one."
+            )
+    except (hooks.HooksError, BitbucketError) as exc:
+        print(f"hooks: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -14,6 +14,7 @@ from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.settings import Settings
+from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ def create_app(
     enqueuer = enqueuer or CeleryEnqueuer(settings)
     app.extensions["bbrelay.enqueuer"] = enqueuer
     app.extensions["bbrelay.jobs"] = JobStore(client)
-    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer)
+    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer, SecretRing(client))
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(jobs_api.bp)

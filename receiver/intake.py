@@ -18,6 +18,7 @@ from shared.deliveries import DeliveryStore
 from shared.events import Event
 from shared.payloads import PayloadError, UnknownEventKey, parse_event
 from shared.settings import Settings
+from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)
 
@@ -43,17 +44,24 @@ def delivery_id_from(headers: Headers) -> str:
 class Intake:
     """Verify, normalise, filter, dedupe and enqueue one delivery."""
 
-    def __init__(self, settings: Settings, store: DeliveryStore, enqueuer: Enqueuer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: DeliveryStore,
+        enqueuer: Enqueuer,
+        ring: SecretRing | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.enqueuer = enqueuer
         self.secrets = settings.bitbucket.webhook_secrets
+        self.ring = ring
         self.subscribed = frozenset(settings.bitbucket.webhooks.events)
 
     def receive(self, headers: Headers, body: bytes, received_at: float) -> Answer:
         if (headers.get("X-Event-Key") or "").strip() == PING:
             return Answer(200, {"status": "pong"}, "ignored", {"event_key": PING})
-        if not verify(self.secrets, body, headers.get("X-Hub-Signature")):
+        if not self._verified(body, headers.get("X-Hub-Signature")):
             return Answer(401, {"error": "missing or invalid X-Hub-Signature"}, "bad_signature")
         delivery_id = delivery_id_from(headers)
         structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
@@ -72,6 +80,17 @@ class Intake:
         if not self._allowed(event):
             return Answer(202, {"status": "filtered"}, "filtered")
         return self._enqueue_once(event, body)
+
+    def _verified(self, body: bytes, signature: str | None) -> bool:
+        """Configured secrets first; the rotation ring only when they do not verify."""
+        if verify(self.secrets, body, signature):
+            return True
+        if self.ring is None or not signature:
+            return False
+        try:
+            return verify(self.ring.secrets(), body, signature)
+        except redis.RedisError:
+            return False
 
     def _allowed(self, event: Event) -> bool:
         bitbucket = self.settings.bitbucket

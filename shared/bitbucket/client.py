@@ -148,7 +148,17 @@ class BitbucketClient:
     def _v1(self) -> str:
         return self.api_url.removesuffix("/2.0") + "/1.0"
 
-    # -- webhooks --------------------------------------------------------------------------
+    # -- repositories and webhooks -----------------------------------------------------------
+
+    def iter_repositories(self, owner: str) -> Iterator[str]:
+        """Full names of a Cloud workspace's (DC project's) repositories."""
+        if self.product == "cloud":
+            for item in self._iter_cloud(f"/repositories/{paths.quote(owner, safe='')}", "repos"):
+                yield str(item.get("full_name", ""))
+            return
+        for item in self._iter_server(f"{paths.project(owner)}/repos", "repos"):
+            project = (item.get("project") or {}).get("key", owner)
+            yield f"{project}/{item.get('slug', '')}"
 
     def list_hooks(self, scope: str, target: str) -> list[Webhook]:
         """Hooks of a repository ('repository'), Cloud workspace or DC project."""

@@ -199,6 +199,22 @@ def server_users(fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], 
     return 200, server_page(fake, [directory.users[i] for i in sorted(directory.users)], query), {}
 
 
+# -- repositories --------------------------------------------------------------------------
+
+
+def list_repositories(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    owner = (params.get("ws") or params["project"]).lower()
+    with fake.lock:
+        names = sorted(n for n in fake.repositories if n.lower().split("/")[0] == owner)
+    if fake.product == "cloud":
+        items = [{"type": "repository", "full_name": n} for n in names]
+        return 200, cloud_page(fake, items, query, f"/2.0/repositories/{params['ws']}"), {}
+    items = [{"slug": n.split("/")[1], "project": {"key": n.split("/")[0]}} for n in names]
+    return 200, server_page(fake, items, query), {}
+
+
 # -- webhooks -----------------------------------------------------------------------------
 
 
@@ -303,6 +319,7 @@ CLOUD: PatternRoutes = [
     ("GET", _p("/2.0/workspaces/{ws}/permissions"), workspace_permissions),
     ("GET", _p("/1.0/groups/{ws}"), cloud_groups),
     ("GET", _p("/1.0/groups/{ws}/{slug}/members"), cloud_group_members),
+    ("GET", _p("/2.0/repositories/{ws}"), list_repositories),
     ("GET", _p(_CLOUD_REPO + "/hooks"), list_hooks),
     ("POST", _p(_CLOUD_REPO + "/hooks"), create_hook),
     ("PUT", _p(_CLOUD_REPO + "/hooks/{uid}"), update_hook),
@@ -318,6 +335,7 @@ SERVER: PatternRoutes = [
     ("GET", _p("/rest/api/latest/admin/groups"), server_groups),
     ("GET", _p("/rest/api/latest/admin/groups/more-members"), server_group_members),
     ("GET", _p("/rest/api/latest/admin/users"), server_users),
+    ("GET", _p("/rest/api/latest/projects/{project}/repos"), list_repositories),
     ("GET", _p(_SERVER_REPO + "/webhooks"), list_hooks),
     ("POST", _p(_SERVER_REPO + "/webhooks"), create_hook),
     ("PUT", _p(_SERVER_REPO + "/webhooks/{uid}"), update_hook),

@@ -109,6 +109,7 @@ class FakeBitbucket:
         self.directories: dict[str, Directory] = {}
         self.groups_status: int | None = None  # 404/410: the 1.0 groups API is gone
         self.hooks: dict[str, dict[str, dict[str, Any]]] = {}  # scope path -> id -> hook
+        self.repositories: set[str] = set()  # full names: workspace/slug or PROJECT/slug
         self.max_page = 100 if product == "cloud" else 1000
         self._server: ThreadingHTTPServer | None = None
 

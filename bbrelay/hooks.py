@@ -1,0 +1,165 @@
+"""`bbrelay hooks list | install [--dry-run] | rotate-secret`: the relay's own Bitbucket webhooks.
+
+Ours are the hooks whose URL is `<publicUrl>/api/webhooks/bitbucket`; hooks pointing anywhere
+else belong to other services and are never touched.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from shared.access import is_allowed
+from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.models import Webhook, WebhookSpec
+from shared.settings import Settings
+from shared.webhook_secrets import CACHE_SECONDS, SecretRing
+
+RECEIVER_PATH = "/api/webhooks/bitbucket"
+DESCRIPTION = "Bitbucket Relay"
+DEFAULT_EVENTS = {
+    "cloud": ("repo:push", "pullrequest:created", "pullrequest:updated",
+              "pullrequest:fulfilled", "pullrequest:rejected"),
+    "server": ("repo:refs_changed", "pr:opened", "pr:from_ref_updated", "pr:merged",
+               "pr:declined"),
+}  # fmt: skip
+
+
+class HooksError(Exception):
+    """The hook setup cannot go ahead; the message says what to configure."""
+
+
+@dataclass
+class HookState:
+    """One target's hook: what we found and what it needs."""
+
+    target: str
+    hook: Webhook | None
+    needs: list[str] = field(default_factory=list)
+
+    @property
+    def action(self) -> str:
+        if self.hook is None:
+            return "create"
+        return "update" if self.needs else "ok"
+
+
+def receiver_url(settings: Settings) -> str:
+    public = settings.relay.public_url
+    if not public:
+        raise HooksError(
+            "set global.relay.publicUrl (BBRELAY_PUBLIC_URL): where Bitbucket reaches us"
+        )
+    return public.rstrip("/") + RECEIVER_PATH
+
+
+def wanted_events(settings: Settings) -> tuple[str, ...]:
+    configured = settings.bitbucket.webhooks.events
+    return tuple(sorted(configured or DEFAULT_EVENTS[settings.bitbucket.product]))
+
+
+def current_secret(settings: Settings, ring: SecretRing) -> str:
+    """The secret hooks should sign with: the newest rotated one, else the first configured."""
+    newest = ring.newest()
+    if newest:
+        return newest
+    if not settings.bitbucket.webhook_secrets:
+        raise HooksError(
+            "no webhook secret configured: set webhookSecret or BBRELAY_WEBHOOK_SECRET"
+        )
+    return settings.bitbucket.webhook_secrets[0].reveal()
+
+
+def targets(client: BitbucketClient, settings: Settings) -> list[str]:
+    """Repositories (or workspaces/projects) to hook, from the allow lists; globs listed."""
+    bitbucket = settings.bitbucket
+    scope = bitbucket.webhooks.scope
+    patterns = bitbucket.repositories.allow if scope == "repository" else bitbucket.workspaces.allow
+    lists = bitbucket.repositories if scope == "repository" else bitbucket.workspaces
+    if not patterns:
+        key = "repositories" if scope == "repository" else "workspaces"
+        raise HooksError(f"list the {scope} targets in {key}.allowList to set up hooks")
+    found: list[str] = []
+    for pattern in patterns:
+        if not any(c in pattern for c in "*?["):
+            found.append(pattern)
+            continue
+        owner, _, _ = pattern.partition("/")
+        if scope != "repository" or any(c in owner for c in "*?["):
+            raise HooksError(f"cannot list {pattern!r}: name the workspace or project literally")
+        names = client.iter_repositories(owner)
+        found += [n for n in names if fnmatchcase(n.lower(), pattern.lower())]
+    return sorted({t for t in found if is_allowed(t, lists)})
+
+
+def survey(client: BitbucketClient, settings: Settings) -> list[HookState]:
+    """Our hook on each target (or None) and what it lacks."""
+    url, events = receiver_url(settings), set(wanted_events(settings))
+    scope = settings.bitbucket.webhooks.scope
+    states = []
+    for target in targets(client, settings):
+        ours = [hook for hook in client.list_hooks(scope, target) if hook.url == url]
+        state = HookState(target, ours[0] if ours else None)
+        if state.hook is not None:
+            hook = state.hook
+            if set(hook.events) != events:
+                state.needs.append(f"events {sorted(hook.events)} -> {sorted(events)}")
+            if hook.active != settings.bitbucket.webhooks.active:
+                state.needs.append(f"active {hook.active} -> {settings.bitbucket.webhooks.active}")
+            if not hook.secret_set:
+                state.needs.append("a secret")
+        states.append(state)
+    return states
+
+
+def spec(settings: Settings, secret: str) -> WebhookSpec:
+    return WebhookSpec(
+        url=receiver_url(settings),
+        events=wanted_events(settings),
+        description=DESCRIPTION,
+        secret=secret,
+        active=settings.bitbucket.webhooks.active,
+    )
+
+
+def install(
+    client: BitbucketClient, settings: Settings, ring: SecretRing, *, dry_run: bool
+) -> list[str]:
+    """Create or update our hook where needed; the lines to print."""
+    scope = settings.bitbucket.webhooks.scope
+    wanted = spec(settings, current_secret(settings, ring))
+    lines = []
+    for state in survey(client, settings):
+        verb = {"create": "create", "update": "update", "ok": "unchanged"}[state.action]
+        why = f" ({'; '.join(state.needs)})" if state.needs else ""
+        if state.action != "ok" and not dry_run:
+            if state.hook is None:
+                client.create_hook(scope, state.target, wanted)
+            else:
+                client.update_hook(scope, state.target, state.hook.id, wanted)
+        prefix = "would " if dry_run and state.action != "ok" else ""
+        lines.append(f"{state.target}: {prefix}{verb}{why}")
+    if lines and all(line.endswith("unchanged") for line in lines):
+        lines.append("every hook is already as configured; nothing changed")
+    return lines
+
+
+def rotate_secret(
+    client: BitbucketClient, settings: Settings, ring: SecretRing
+) -> tuple[str, list[str]]:
+    """A new secret: accepted first, then given to every hook of ours; returns it and the lines."""
+    new = secrets.token_urlsafe(32)
+    ring.add(new)
+    time.sleep(CACHE_SECONDS + 1.0)  # every receiver now accepts it, before any hook uses it
+    scope = settings.bitbucket.webhooks.scope
+    wanted = spec(settings, new)
+    lines = []
+    for state in survey(client, settings):
+        if state.hook is None:
+            lines.append(f"{state.target}: no hook of ours (run `bbrelay hooks install`)")
+            continue
+        client.update_hook(scope, state.target, state.hook.id, wanted)
+        lines.append(f"{state.target}: now signs with the new secret")
+    return new, lines
