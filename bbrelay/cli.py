@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
     jobs.set_defaults(func=_jobs)
 
+    check = sub.add_parser("check", help="one report: config, Redis, workers, Bitbucket, hooks")
+    check.add_argument("--json", action="store_true", help="the report as JSON")
+    check.set_defaults(func=_check)
+
     hooks = sub.add_parser("hooks", help="the relay's own webhooks in Bitbucket")
     hooks_sub = hooks.add_subparsers(required=True, metavar="ACTION")
     hooks_list = hooks_sub.add_parser("list", help="our hook on each allowed target")
@@ -197,6 +201,20 @@ def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
         if job.description:
             print(f"{'':22}{job.description}")
     return 0
+
+
+def _check(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay import check
+
+    try:
+        settings = load_settings(environ=environ)
+    except ConfigError as exc:
+        line = check.fail("config", str(exc), "fix the keys named above")
+        print(check.render([line], args.json))
+        return 2
+    lines = check.Checker(settings).run()
+    print(check.render(lines, args.json))
+    return check.exit_status(lines)
 
 
 def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:

@@ -31,7 +31,8 @@ def make_celery(settings: Settings) -> Celery:
 settings = load_settings()
 app = make_celery(settings)
 
-from workers import metrics_server, signals  # noqa: E402  (connect to this app's signals)
+from workers import beat_heartbeat, metrics_server, signals  # noqa: E402  (this app's signals)
 
 signals.connect(settings)
+beat_heartbeat.connect_heartbeat(settings)
 metrics_server.connect()

@@ -1,0 +1,281 @@
+"""`bbrelay check`: one line per check (ok, warn or fail) with what to do about it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import redis
+from celery import Celery
+
+from bbrelay import hooks
+from shared.bitbucket.auth import OAuthCredential
+from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.errors import BitbucketError
+from shared.bitbucket.factory import build_client
+from shared.bitbucket.transport import BUCKET_GROUP, Sender
+from shared.celery_config import celery_config
+from shared.deliveries import DeliveryStore
+from shared.event_keys import ALIASES
+from shared.ratelimit import ConsumerPool
+from shared.redis import connect, redacted_url
+from shared.settings import Settings
+from shared.task_names import QUEUE
+from shared.teams.store import TeamStore
+from shared.teams.sync import workspaces_to_sync
+
+BEAT_HEARTBEAT_KEY = "bbrelay:beat:heartbeat"
+BEAT_STALE = 60.0
+PR_KEYS = frozenset(key for name, keys in ALIASES.items() if name.startswith("pr_") for key in keys)
+
+
+@dataclass(frozen=True)
+class Line:
+    check: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def ok(check: str, detail: str) -> Line:
+    return Line(check, "ok", detail)
+
+
+def warn(check: str, detail: str, fix: str) -> Line:
+    return Line(check, "warn", detail, fix)
+
+
+def fail(check: str, detail: str, fix: str) -> Line:
+    return Line(check, "fail", detail, fix)
+
+
+class Checker:
+    """Runs every check against one configuration; later checks skip what earlier ones ruled out."""
+
+    def __init__(self, settings: Settings, *, inspect_timeout: float = 1.5) -> None:
+        self.settings = settings
+        self.inspect_timeout = inspect_timeout
+        self.redis = connect(settings.relay.redis_url)
+        self.redis_ok = False
+        self.client: BitbucketClient | None = None
+
+    def run(self) -> list[Line]:
+        lines = [self.config(), self.redis_reachable()]
+        if not self.redis_ok:
+            return lines
+        lines += [self.aof(), self.workers(), self.beat()]
+        lines += self.bitbucket()
+        lines += [self.last_webhook(), *self.team_sync()]
+        return lines
+
+    def config(self) -> Line:
+        settings = self.settings
+        mode = "dry-run (no credentials)" if settings.dry_run else "live"
+        detail = f"{settings.source or 'defaults'}; {settings.bitbucket.product}; {mode}"
+        if settings.dry_run:
+            return warn("config", detail, "add Bitbucket credentials to leave dry-run mode")
+        return ok("config", detail)
+
+    def redis_reachable(self) -> Line:
+        where = redacted_url(self.settings.relay.redis_url)
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            fix = "start Redis or point BBRELAY_REDIS_URL at it"
+            return fail("redis", f"{where} unreachable: {exc}", fix)
+        self.redis_ok = True
+        return ok("redis", f"{where} answers")
+
+    def aof(self) -> Line:
+        try:
+            value = self.redis.config_get("appendonly").get("appendonly")
+        except redis.RedisError:
+            return warn("redis aof", "CONFIG GET refused; AOF unknown", "check appendonly yes")
+        if value == "yes":
+            return ok("redis aof", "appendonly yes")
+        return warn(
+            "redis aof",
+            "appendonly no: a Redis restart loses queued tasks and records",
+            "run Redis with --appendonly yes",
+        )
+
+    def workers(self) -> Line:
+        app = Celery("bbrelay-check", set_as_current=False)
+        app.conf.update(celery_config(self.settings))
+        try:
+            replies = app.control.inspect(timeout=self.inspect_timeout).active_queues() or {}
+        except Exception as exc:  # kombu raises several kinds for a dead broker
+            return fail("workers", f"could not ask: {exc}", "check Redis")
+        finally:
+            app.close()
+        if not replies:
+            return fail(
+                "workers",
+                "no worker answered",
+                "start one: `celery -A workers.celery_app:app worker -Q bbrelay`",
+            )
+        serving = sorted(
+            name for name, queues in replies.items() if any(q.get("name") == QUEUE for q in queues)
+        )
+        detail = ", ".join(
+            f"{name} [{', '.join(sorted(q.get('name', '') for q in queues))}]"
+            for name, queues in sorted(replies.items())
+        )
+        if not serving:
+            return fail(
+                "workers", f"none consumes {QUEUE}: {detail}", f"start workers with -Q {QUEUE}"
+            )
+        return ok("workers", f"{len(replies)} alive: {detail}")
+
+    def beat(self) -> Line:
+        raw = self.redis.get(BEAT_HEARTBEAT_KEY)
+        if raw is None:
+            return fail(
+                "beat", "no heartbeat", "start exactly one `celery -A workers.celery_app:app beat`"
+            )
+        age = time.time() - float(raw)
+        if age > BEAT_STALE:
+            return fail("beat", f"last heartbeat {age:.0f}s ago", "restart beat")
+        return ok("beat", f"heartbeat {age:.0f}s ago")
+
+    def bitbucket(self) -> list[Line]:
+        if self.settings.dry_run:
+            return [warn("bitbucket", "dry-run: not contacted", "add credentials")]
+        client = build_client(self.settings.bitbucket, self.redis)
+        try:
+            user = client.current_user()
+        except BitbucketError as exc:
+            return [fail("bitbucket", str(exc), "check the URL, the network and the credentials")]
+        self.client = client
+        lines = [ok("bitbucket", f"{self.settings.bitbucket.api_url} as {user.name or user.id}")]
+        lines.append(self.scopes(client))
+        lines += self.hooks(client)
+        lines += self.budget(client)
+        return lines
+
+    def needed_scopes(self) -> dict[str, str]:
+        """Scope -> the feature that needs it."""
+        bitbucket = self.settings.bitbucket
+        needed = {"webhook": "webhook checks and setup"}
+        if bitbucket.jobs:
+            needed["repository"] = "build statuses"
+        if any(set(rule.on) & PR_KEYS for rule in bitbucket.jobs):
+            needed["pullrequest"] = "pull request jobs"
+        if any(rule.runner == "pipeline" for rule in bitbucket.jobs) or bitbucket.pipelines.enabled:
+            needed["pipeline"] = "Pipelines runs"
+        if self.settings.team_sync.enabled:
+            needed["account"] = "team sync"
+        return needed
+
+    def scopes(self, client: BitbucketClient) -> Line:
+        sender = client.sender
+        oauth = [
+            c for c in getattr(sender, "credentials", {}).values() if isinstance(c, OAuthCredential)
+        ]
+        if not oauth:
+            return ok("scopes", "token or password credentials: scopes are the account's own")
+        granted = {s.split(":")[0] for s in oauth[0].granted_scopes().replace(",", " ").split()}
+        missing = {s: why for s, why in self.needed_scopes().items() if s not in granted}
+        if missing:
+            listed = ", ".join(f"{s} (for {why})" for s, why in sorted(missing.items()))
+            return fail(
+                "scopes", f"token lacks {listed}", "grant them to the OAuth consumer in Bitbucket"
+            )
+        return ok("scopes", " ".join(sorted(granted)))
+
+    def hooks(self, client: BitbucketClient) -> list[Line]:
+        try:
+            states = hooks.survey(client, self.settings)
+        except hooks.HooksError as exc:
+            return [warn("hooks", str(exc), "configure it to have hooks checked")]
+        except BitbucketError as exc:
+            return [fail("hooks", str(exc), "check the `webhook` scope and the allow lists")]
+        lines = []
+        for state in states:
+            name = f"hook {state.target}"
+            if state.hook is None:
+                lines.append(fail(name, "missing", "run `bbrelay hooks install`"))
+            elif state.needs:
+                lines.append(
+                    fail(name, "needs " + "; ".join(state.needs), "run `bbrelay hooks install`")
+                )
+            else:
+                lines.append(ok(name, "present, active, subscribed, secret set"))
+        return lines or [warn("hooks", "no targets", "list repositories in allowList")]
+
+    def budget(self, client: BitbucketClient) -> list[Line]:
+        sender = client.sender
+        if not isinstance(sender, Sender):
+            return []
+        pool: ConsumerPool = sender.pool
+        capacity = pool.bucket.capacity
+        lines = []
+        for consumer in pool.consumers:
+            left = pool.bucket.peek(consumer, BUCKET_GROUP)
+            detail = f"{left:.0f} of {capacity} tokens left"
+            if left >= 1:
+                lines.append(ok(f"budget {consumer}", detail))
+            else:
+                lines.append(warn(f"budget {consumer}", detail, "calls wait for the refill"))
+        return lines
+
+    def last_webhook(self) -> Line:
+        recent = DeliveryStore(self.redis).recent(1)
+        if not recent:
+            return warn(
+                "last webhook", "none received", "run `bbrelay send-test-event` or check the hooks"
+            )
+        age = time.time() - float(recent[0].get("received_at", 0))
+        return ok(
+            "last webhook",
+            f"{age:.0f}s ago ({recent[0].get('event_key')}, {recent[0].get('status')})",
+        )
+
+    def team_sync(self) -> list[Line]:
+        names = workspaces_to_sync(self.settings)
+        if not names:
+            return [ok("team sync", "off")]
+        store = TeamStore(self.redis)
+        lines = []
+        for workspace in names:
+            view = store.view(workspace)
+            status = (view or {}).get("status", {})
+            if not status.get("last_success"):
+                error = status.get("last_error") or "never ran"
+                lines.append(
+                    fail(
+                        f"team sync {workspace}",
+                        error,
+                        "see the worker log; `bbrelay sync-teams --dry-run`",
+                    )
+                )
+                continue
+            age = time.time() - float(status["last_success"])
+            detail = f"last complete {age:.0f}s ago, {status.get('members', '?')} members"
+            if status.get("last_error"):
+                lines.append(
+                    warn(
+                        f"team sync {workspace}",
+                        f"{detail}; last attempt: {status['last_error']}",
+                        "see the worker log",
+                    )
+                )
+            else:
+                lines.append(ok(f"team sync {workspace}", detail))
+        return lines
+
+
+def render(lines: list[Line], as_json: bool) -> str:
+    if as_json:
+        return json.dumps([asdict(line) for line in lines], indent=2)
+    out = []
+    for line in lines:
+        out.append(f"{line.status:5} {line.check:24} {line.detail}")
+        if line.fix:
+            out.append(f"{'':31}-> {line.fix}")
+    return "\n".join(out)
+
+
+def exit_status(lines: list[Line]) -> int:
+    return 1 if any(line.status == "fail" for line in lines) else 0
