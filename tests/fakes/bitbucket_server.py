@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -19,12 +18,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.budget import RollingBudget
 from tests.fakes.faults import Fault, Faults
+from tests.fakes.serving import QuietHandler, serve, stop
 
 Answer = tuple[int, Any, dict[str, str]]
 TOKEN_PATH = "/site/oauth2/access_token"
@@ -117,15 +117,11 @@ class FakeBitbucket:
 
     def start(self) -> FakeBitbucket:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     def __enter__(self) -> FakeBitbucket:
         return self.start()
@@ -271,18 +267,8 @@ def error_document(product: str, message: str) -> dict[str, Any]:
     return {"errors": [{"context": None, "message": message, "exceptionName": None}]}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     fake: FakeBitbucket
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle's algorithm and the
-        # client's delayed ACK add 40 ms to every answer.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *_: Any) -> None:
-        return
 
     def do_GET(self) -> None:
         self._serve("GET")

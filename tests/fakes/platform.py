@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.serving import QuietHandler, serve, stop
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,11 @@ class FakePlatform:
 
     def __enter__(self) -> FakePlatform:
         handler = type("Handler", (_Handler,), {"platform": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(handler)
         return self
 
     def __exit__(self, *_: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        stop(self._server)
 
     @property
     def url(self) -> str:
@@ -48,18 +45,8 @@ class FakePlatform:
             return list(self.jobs)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     platform: FakePlatform
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle's algorithm and the
-        # client's delayed ACK add 40 ms to every answer.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *_: Any) -> None:
-        return
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

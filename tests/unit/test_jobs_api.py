@@ -38,16 +38,6 @@ PIPELINES = PipelinesSettings(
 
 
 @pytest.fixture
-def server() -> fakeredis.FakeServer:
-    return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def enqueuer() -> RecordingEnqueuer:
-    return RecordingEnqueuer()
-
-
-@pytest.fixture
 def client(server: fakeredis.FakeServer, enqueuer: RecordingEnqueuer) -> FlaskClient:
     settings = make_settings(pipelines=PIPELINES)
     app = create_app(settings, enqueuer=enqueuer, redis_client=fakeredis.FakeRedis(server=server))

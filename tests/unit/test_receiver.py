@@ -22,16 +22,6 @@ URL = "/api/webhooks/bitbucket"
 SIGNED_BODY = fixture_bytes("cloud/repo-push-signed.json")
 
 
-@pytest.fixture
-def server() -> fakeredis.FakeServer:
-    return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def enqueuer() -> RecordingEnqueuer:
-    return RecordingEnqueuer()
-
-
 def _client(
     server: fakeredis.FakeServer, enqueuer: RecordingEnqueuer, settings: Settings | None = None
 ) -> FlaskClient:
