@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from shared.bitbucket.errors import PermanentError
+from shared.celery_config import MAX_COUNTDOWN
 from shared.events import Event
 from shared.jobs.model import Job, JobRequest, with_commit
 from shared.jobs.planning import plan_jobs
@@ -28,8 +29,6 @@ from workers.services import Services
 log = structlog.get_logger(__name__)
 
 Schedule = Callable[[str, list[Any], float], None]
-# Countdowns stay well below the broker's visibility timeout (2 h).
-MAX_COUNTDOWN = 1800.0
 FULL_HASH_LENGTH = 40
 
 
@@ -64,10 +63,6 @@ def start_job(services: Services, job_id: str, schedule: Schedule) -> None:
         external_id = _start(services, job)
     except PermanentError as exc:
         store.advance(job_id, "FAILED", description=f"could not start: {exc}"[:255])
-        log.error("job.start_refused", job_id=job_id, error=str(exc))
-        return
-    except http_runner.PlatformRejected as exc:
-        store.advance(job_id, "FAILED", description=str(exc)[:255])
         log.error("job.start_refused", job_id=job_id, error=str(exc))
         return
     except BaseException:

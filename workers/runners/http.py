@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from shared.bitbucket.errors import BitbucketError, RetryableError
+from shared.bitbucket.errors import PermanentError, RetryableError
 from shared.jobs.model import JobRequest
 from shared.settings import HttpRunner, Settings
 
@@ -20,7 +20,7 @@ class PlatformUnavailable(RetryableError):
     """The platform answered 5xx or could not be reached; Celery retries."""
 
 
-class PlatformRejected(BitbucketError):
+class PlatformRejected(PermanentError):
     """The platform refused the job (4xx); retrying would not help."""
 
 
