@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.jobs.planning import job_id
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.fakes.platform import FakePlatform
-from tests.integration.processes import wait_until
+from tests.integration.processes import free_port, wait_until
 from tests.integration.relay import bitbucket_values, fixture, relay
 
 pytestmark = pytest.mark.integration
@@ -226,3 +227,21 @@ def test_a_platform_that_never_reports_back_ends_stopped(
     assert _states(server, DC_REPO, DC_OPENED_SHA) == ["INPROGRESS", "CANCELLED"]
     assert job["state"] == "STOPPED"
     assert "timeout" in job["description"]
+
+
+def test_worker_metrics_show_the_bitbucket_calls_it_made(
+    cloud: FakeBitbucket, redis_url: str, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    port = free_port()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "BBRELAY_WORKER_METRICS_PORT": str(port)}
+    with relay(redis_url, tmp_path, _cloud_values(cloud), env=env) as bbrelay:
+        bbrelay.deliver("cloud", "repo:push", fixture("cloud", PUSH), "metrics-1")
+        _settled(cloud, CLOUD_REPO, CLOUD_SHA, "SUCCESSFUL")
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        receiver_text = httpx.get(f"{bbrelay.url}/metrics", timeout=5).text
+    assert 'bbrelay_bitbucket_api_requests_total{group="pipelines",status="201"} 1.0' in text
+    assert 'bbrelay_bitbucket_api_requests_total{group="statuses",status="201"} 2.0' in text
+    assert "bbrelay_bucket_tokens" in text
+    assert 'bbrelay_webhook_deliveries_total{outcome="accepted"} 1.0' in receiver_text
