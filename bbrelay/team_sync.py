@@ -14,7 +14,7 @@ from shared.settings import Settings
 from shared.teams.sink import deliver_outbox
 from shared.teams.snapshot import Diff
 from shared.teams.store import SyncInProgress, TeamStore
-from shared.teams.sync import run_sync, workspaces_to_sync
+from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT, run_sync, workspaces_to_sync
 
 
 def sync_teams_now(settings: Settings, workspace: str | None, *, dry_run: bool, force: bool) -> int:
@@ -30,7 +30,7 @@ def sync_teams_now(settings: Settings, workspace: str | None, *, dry_run: bool, 
             print("team sync is off or no workspace is whitelisted (auth.bitbucket.teamSync)")
             return 0
     client_redis = connect(settings.relay.redis_url)
-    client = build_client(settings.bitbucket, client_redis)
+    client = build_client(settings.bitbucket, client_redis, max_inline_wait=TEAM_SYNC_TOKEN_WAIT)
     store = TeamStore(client_redis)
     failed = 0
     for name in names:

@@ -16,6 +16,7 @@ from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.settings import Settings
 from shared.teams.store import TeamStore
+from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT
 
 CAPABILITIES_TTL = 3600.0
 
@@ -28,6 +29,7 @@ class Services:
     jobs: JobStore
     teams: TeamStore
     bitbucket: BitbucketClient
+    patient_bitbucket: BitbucketClient  # waits for tokens: team sync's long reads
     platform_http: httpx.Client
     _capabilities: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
 
@@ -52,6 +54,9 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
         jobs=JobStore(client),
         teams=TeamStore(client),
         bitbucket=build_client(settings.bitbucket, client, transport=transport),
+        patient_bitbucket=build_client(
+            settings.bitbucket, client, transport=transport, max_inline_wait=TEAM_SYNC_TOKEN_WAIT
+        ),
         platform_http=httpx.Client(transport=transport, **options),  # type: ignore[arg-type]
     )
 

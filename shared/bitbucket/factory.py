@@ -53,6 +53,7 @@ def build_client(
     *,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
+    max_inline_wait: float = 1.0,
 ) -> BitbucketClient:
     """The client the workers use; with no credentials, a dry-run one that sends nothing."""
     if not settings.has_credentials:
@@ -73,6 +74,11 @@ def build_client(
     pool = ConsumerPool(bucket, [credential.identity for credential in credentials])
     http = httpx.Client(transport=transport, **options)  # type: ignore[arg-type]
     sender = Sender(
-        http, credentials, pool, allowed_hosts=allowed_hosts(settings), sleep=sleep or time.sleep
+        http,
+        credentials,
+        pool,
+        allowed_hosts=allowed_hosts(settings),
+        max_inline_wait=max_inline_wait,
+        sleep=sleep or time.sleep,
     )
     return BitbucketClient(settings.product, settings.api_url, sender)

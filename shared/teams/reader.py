@@ -23,6 +23,7 @@ class Directory:
 
     users: dict[str, User] = field(default_factory=dict)
     groups: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    group_names: dict[str, str] = field(default_factory=dict)  # slug -> display name
     warnings: list[str] = field(default_factory=list)
 
 
@@ -44,6 +45,8 @@ def read_cloud(client: BitbucketClient, workspace: str) -> Directory:
         )
         return directory
     for group in groups:
+        if group.name and group.name != group.slug:
+            directory.group_names[group.slug] = group.name
         for member in group.members or ():
             if member.id in directory.users:
                 directory.groups[member.id].append(group.slug)

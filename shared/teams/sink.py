@@ -10,7 +10,7 @@ import structlog
 
 from shared.bitbucket.errors import RetryableError
 from shared.settings import TeamSink
-from shared.teams.store import TeamStore
+from shared.teams.store import SyncInProgress, TeamStore
 
 log = structlog.get_logger(__name__)
 SIGNATURE_HEADER = "X-Relay-Signature"
@@ -21,7 +21,19 @@ class SinkUnavailable(RetryableError):
 
 
 def deliver_outbox(store: TeamStore, http: httpx.Client, sink: TeamSink, workspace: str) -> int:
-    """POST queued diffs oldest first; stop at the first refusal. Returns how many went."""
+    """POST queued diffs oldest first; stop at the first refusal. Returns how many went.
+
+    One deliverer per workspace at a time, so a slow copy of an older diff can never land
+    after a newer one; a second deliverer gets SinkUnavailable and retries later.
+    """
+    try:
+        with store.lock(workspace, "sink delivery"):
+            return _deliver(store, http, sink, workspace)
+    except SyncInProgress as exc:
+        raise SinkUnavailable(str(exc), retry_after=5.0) from exc
+
+
+def _deliver(store: TeamStore, http: httpx.Client, sink: TeamSink, workspace: str) -> int:
     sent = 0
     while (head := store.outbox_head(workspace)) is not None:
         headers = {"Content-Type": "application/json"}

@@ -44,12 +44,13 @@ class TeamStore:
         self._pop_if_head = client.register_script(POP_IF_HEAD)
 
     @contextmanager
-    def lock(self, workspace: str) -> Iterator[None]:
-        """One sync per workspace at a time; a second caller gets SyncInProgress at once."""
+    def lock(self, workspace: str, purpose: str = "sync") -> Iterator[None]:
+        """One sync (or one sink delivery) per workspace at a time; a second caller gets
+        SyncInProgress at once."""
         token = uuid.uuid4().hex
-        key = _key(workspace, "lock")
+        key = _key(workspace, "lock" if purpose == "sync" else f"lock:{purpose}")
         if not self.redis.set(key, token, nx=True, px=self.lock_ttl_ms):
-            raise SyncInProgress(f"a sync of {workspace} is already running")
+            raise SyncInProgress(f"a {purpose} of {workspace} is already running")
         try:
             yield
         finally:
@@ -61,8 +62,16 @@ class TeamStore:
             return None
         return {m["user_id"]: Member.from_json(m) for m in json.loads(raw)["members"]}
 
-    def save(self, workspace: str, members: dict[str, Member], changes: Diff, at: float) -> None:
-        """Snapshot, status and (when something changed) the diff, in one transaction."""
+    def save(
+        self,
+        workspace: str,
+        members: dict[str, Member],
+        changes: Diff,
+        at: float,
+        outbox: dict[str, Any] | None = None,
+    ) -> None:
+        """Snapshot, status and (when something changed) the diff and its outbox entry, in one
+        transaction: a saved change is always queued for the sink."""
         document = {"members": [vars(m) | {"groups": list(m.groups)} for m in members.values()]}
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(_key(workspace, "snapshot"), json.dumps(document))
@@ -73,6 +82,8 @@ class TeamStore:
             mapping={"last_success": f"{at:.3f}", "last_error": "", "members": len(members)},
         )
         pipe.delete(_key(workspace, "held"))
+        if outbox is not None:
+            pipe.rpush(_key(workspace, "outbox"), json.dumps(outbox, sort_keys=True))
         pipe.execute()
 
     def record_attempt(self, workspace: str, *, error: str = "", warnings: str = "") -> None:

@@ -17,6 +17,13 @@ from shared.teams.store import TeamStore
 
 log = structlog.get_logger(__name__)
 
+# Team sync is a batch read that must finish in one go (a retry would start again from page
+# one), so its client waits for tokens up to this long each instead of giving up after 1 s.
+TEAM_SYNC_TOKEN_WAIT = 60.0
+# Time limits of the sync task: room for a large directory read through a slow bucket.
+TEAM_SYNC_SOFT_LIMIT = 1800
+TEAM_SYNC_HARD_LIMIT = 1900
+
 
 @dataclass(frozen=True)
 class SyncReport:
@@ -40,10 +47,9 @@ def members_of(directory: Directory, settings: Settings) -> dict[str, Member]:
     teams = settings.teams
     members = {}
     for user in directory.users.values():
-        groups = tuple(
-            sorted(set(directory.groups.get(user.id, directory.groups.get(user.name, []))))
-        )
-        role = role_for(groups, teams.mapping, teams.default_role, teams.role_order)
+        groups = tuple(sorted(set(directory.groups.get(user.id, ()))))
+        names = [directory.group_names[g] for g in groups if g in directory.group_names]
+        role = role_for([*groups, *names], teams.mapping, teams.default_role, teams.role_order)
         members[user.id] = Member(user.id, user.name, user.display_name, groups, role)
     return members
 
@@ -74,23 +80,23 @@ def run_sync(
         current = members_of(directory, settings)
         previous = store.snapshot(workspace)
         changes = diff(previous or {}, current)
-        report = SyncReport(
-            workspace, changes, len(current), False, None, tuple(directory.warnings)
-        )
-        if dry_run:
-            return report
-        store.record_attempt(workspace, warnings="; ".join(directory.warnings))
+        warnings = tuple(directory.warnings)
         reason = _too_many_removals(previous, changes, settings.teams.max_removal_ratio)
-        if reason and not force:
-            store.hold(workspace, changes, reason)
-            log.warning("teams.diff_held", workspace=workspace, reason=reason)
-            return SyncReport(workspace, changes, len(current), False, reason, report.warnings)
+        held = None if force else reason
+        if dry_run:
+            return SyncReport(workspace, changes, len(current), False, held, warnings)
+        store.record_attempt(workspace, warnings="; ".join(warnings))
+        if held:
+            store.hold(workspace, changes, held)
+            log.warning("teams.diff_held", workspace=workspace, reason=held)
+            return SyncReport(workspace, changes, len(current), False, held, warnings)
         now = time.time()
-        store.save(workspace, current, changes, now)
+        outbox = None
         if not changes.empty and settings.teams.sink is not None:
-            store.push_outbox(workspace, {"workspace": workspace, "at": now, **changes.to_json()})
+            outbox = {"workspace": workspace, "at": now, **changes.to_json()}
+        store.save(workspace, current, changes, now, outbox)
         log.info("teams.synced", workspace=workspace, members=len(current), diff=changes.summary())
-        return SyncReport(workspace, changes, len(current), True, None, report.warnings)
+        return SyncReport(workspace, changes, len(current), True, None, warnings)
 
 
 def _too_many_removals(

@@ -8,7 +8,12 @@ from celery import Task
 from shared.task_names import DELIVER_TEAM_DIFFS, SYNC_TEAMS, SYNC_WORKSPACE
 from shared.teams.sink import deliver_outbox
 from shared.teams.store import SyncInProgress
-from shared.teams.sync import run_sync, workspaces_to_sync
+from shared.teams.sync import (
+    TEAM_SYNC_HARD_LIMIT,
+    TEAM_SYNC_SOFT_LIMIT,
+    run_sync,
+    workspaces_to_sync,
+)
 from workers.celery_app import app
 from workers.retrying import bitbucket_retries
 from workers.scheduling import schedule
@@ -26,14 +31,20 @@ def sync_teams() -> list[str]:
     return names
 
 
-@app.task(name=SYNC_WORKSPACE, bind=True, max_retries=5)  # type: ignore[untyped-decorator]
+@app.task(  # type: ignore[untyped-decorator]
+    name=SYNC_WORKSPACE,
+    bind=True,
+    max_retries=5,
+    soft_time_limit=TEAM_SYNC_SOFT_LIMIT,
+    time_limit=TEAM_SYNC_HARD_LIMIT,
+)
 def sync_workspace(self: Task, workspace: str, force: bool = False) -> str:
     structlog.contextvars.bind_contextvars(workspace=workspace)
     current = services()
     try:
         with bitbucket_retries(self):
             report = run_sync(
-                current.bitbucket, current.teams, current.settings, workspace, force=force
+                current.patient_bitbucket, current.teams, current.settings, workspace, force=force
             )
     except SyncInProgress:
         log.info("teams.sync_skipped", reason="a sync of this workspace is still running")
