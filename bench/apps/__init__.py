@@ -1,1 +1,1 @@
-"""The two floors bench/receiver.py compares the receiver with."""
+"""The two floors bench/receiver.py serves with gunicorn beside the receiver."""

@@ -1,4 +1,8 @@
-"""Floor 2: verify the HMAC and hand the body to Celery with send_task, nothing else."""
+"""Floor 2: read the body, verify its HMAC, hand it to Celery with send_task; nothing else.
+
+The least a working relay can do: the worker still needs the payload, so the raw body is the
+task's argument. Same settings, Celery configuration and queue as the receiver.
+"""
 
 from __future__ import annotations
 
@@ -20,5 +24,7 @@ def verify_and_send() -> tuple[str, int]:
     if not verify(settings.bitbucket.webhook_secrets, body, request.headers.get("X-Hub-Signature")):
         return "bad signature", 401
     delivery = request.headers.get("X-Request-UUID", "")
-    enqueuer.send(HANDLE_EVENT, [{"delivery_id": delivery, "size": len(body)}])
+    enqueuer.send(
+        HANDLE_EVENT, [{"delivery_id": delivery, "body": body.decode()}], argsrepr=delivery
+    )
     return "queued", 202

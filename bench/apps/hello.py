@@ -1,4 +1,4 @@
-"""Floor 1: a bare Flask endpoint that answers without looking at the request."""
+"""Floor 1: a bare Flask endpoint that answers without reading the request."""
 
 from __future__ import annotations
 
@@ -8,5 +8,5 @@ app = Flask(__name__)
 
 
 @app.post("/api/webhooks/bitbucket")
-def hello() -> tuple[str, int]:
-    return "hello", 202
+def hello() -> str:
+    return "hello"
