@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any, Protocol
 
 from celery import Celery
+from kombu.messaging import Producer
 
+from receiver.broker import transport_for
 from shared.celery_config import celery_config
 from shared.settings import Settings
 from shared.task_names import HANDLE_EVENT, QUEUE
@@ -22,11 +26,18 @@ class Enqueuer(Protocol):
 
 
 class CeleryEnqueuer:
-    """Publishes tasks by name through Celery's own API."""
+    """Publishes tasks by name through Celery's own API.
+
+    Each thread keeps one producer from Celery's pool and declares the queue on it once,
+    rather than taking a producer and re-declaring the queue for every message. A producer
+    that failed to publish goes back to the pool, which reconnects it before its next use.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.app = Celery("bbrelay-receiver", set_as_current=False)
-        self.app.conf.update(celery_config(settings))
+        config = celery_config(settings)
+        self.app.conf.update(config, broker_transport=transport_for(config["broker_url"]))
+        self._local = threading.local()
 
     def enqueue(self, event: dict[str, Any], task_id: str) -> None:
         summary = f"({event.get('event_key')} {event.get('repository')})"
@@ -44,6 +55,28 @@ class CeleryEnqueuer:
                 queue=QUEUE,
                 argsrepr=argsrepr or repr(args)[:200],
                 kwargsrepr="{}",
+                producer=self._producer(),
+                declare=[],
             )
         except Exception as exc:  # kombu raises OperationalError and redis errors alike
+            self._drop_producer()
             raise BrokerUnavailable(str(exc)) from exc
+
+    def _producer(self) -> Producer:
+        producer: Producer | None = getattr(self._local, "producer", None)
+        if producer is None:
+            producer = self.app.producer_pool.acquire(block=True)
+            try:
+                producer.maybe_declare(self.app.amqp.queues[QUEUE])
+            except Exception:
+                producer.release()  # back to the pool, so a down broker cannot drain it
+                raise
+            self._local.producer = producer
+        return producer
+
+    def _drop_producer(self) -> None:
+        producer: Producer | None = getattr(self._local, "producer", None)
+        self._local.producer = None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                producer.release()
