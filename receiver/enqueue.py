@@ -79,4 +79,4 @@ class CeleryEnqueuer:
         self._local.producer = None
         if producer is not None:
             with contextlib.suppress(Exception):
-                producer.release()
+                producer.release()  # type: ignore[no-untyped-call]
