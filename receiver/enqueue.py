@@ -65,7 +65,8 @@ class CeleryEnqueuer:
     def _producer(self) -> Producer:
         producer: Producer | None = getattr(self._local, "producer", None)
         if producer is None:
-            producer = self.app.producer_pool.acquire(block=True)
+            timeout = self.app.conf.broker_pool_acquire_timeout  # as Celery's own acquire
+            producer = self.app.producer_pool.acquire(block=True, timeout=timeout)
             try:
                 producer.maybe_declare(self.app.amqp.queues[QUEUE])
             except Exception:
