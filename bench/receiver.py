@@ -161,6 +161,38 @@ class Load:
         return self.ok(app) / self.seconds
 
 
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int  # gunicorn's master; its workers are its children
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User plus system CPU the processes have used so far (Linux /proc; NaN elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return math.nan
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def with_children(pid: int) -> list[int]:
+    """`pid` and its direct children (gunicorn's master and workers)."""
+    found = [pid]
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(stat[1]) == pid:
+                        found.append(int(entry.name))
+    return found
+
+
 # --- gunicorn --------------------------------------------------------------------------------
 
 
@@ -171,8 +203,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(app: App, env: Mapping[str, str], log: Path) -> Iterator[int]:
-    """Serve `app` as production serves the receiver; yields the port once it accepts."""
+def gunicorn(app: App, env: Mapping[str, str], log: Path) -> Iterator[Server]:
+    """Serve `app` as production serves the receiver; yields the server once it accepts."""
     port = free_port()
     argv = [str(BIN / "gunicorn"), "-c", "python:receiver.gunicorn_conf", app.target]
     with log.open("ab") as out:
@@ -196,7 +228,7 @@ def gunicorn(app: App, env: Mapping[str, str], log: Path) -> Iterator[int]:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"gunicorn {app.target} did not listen on {port}") from None
                 time.sleep(0.1)
-        yield port
+        yield Server(port, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -389,25 +421,47 @@ def server_env(tmp: Path, redis_url: str) -> dict[str, str]:
 # --- the runs --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Run:
+    """One closed-loop run: what the load saw, the tasks left in Redis, CPU by process."""
+
+    load: Load
+    queued: int
+    server_cpu: float  # seconds, gunicorn master and workers
+    redis_cpu: float  # seconds, redis-server
+
+    def cpu_per_ok_us(self, app: App) -> tuple[float, float]:
+        ok = max(1, self.load.ok(app))
+        return 1e6 * self.server_cpu / ok, 1e6 * self.redis_cpu / ok
+
+
 def saturate(
     app: App,
-    port: int,
+    server: Server,
     client: redis.Redis[bytes],
     prefix: Path,
     batch: Sequence[Delivery],
     args: argparse.Namespace,
-) -> tuple[Load, int]:
-    """One closed-loop run against `app`'s server; returns what the load saw and the tasks
-    it left in Redis."""
+) -> Run:
+    """One closed-loop run against `app`'s server."""
     # Every app publishes to the anonymous exchange, so no queue binding is lost here.
     client.flushdb()
     if args.wrk:
         write_requests(batch, prefix)
-        load = run_wrk(port, prefix, args.duration, args.connections)
+    pids = with_children(server.pid)
+    redis_pid = [int(client.info("server")["process_id"])]
+    server_before, redis_before = cpu_seconds(pids), cpu_seconds(redis_pid)
+    if args.wrk:
+        load = run_wrk(server.port, prefix, args.duration, args.connections)
     else:
-        load = asyncio.run(closed_loop(port, batch, args.connections, args.duration))
+        load = asyncio.run(closed_loop(server.port, batch, args.connections, args.duration))
     time.sleep(0.3)  # answers in flight when the load stopped reach Redis
-    return load, client.llen(QUEUE)
+    return Run(
+        load,
+        client.llen(QUEUE),
+        cpu_seconds(pids) - server_before,
+        cpu_seconds(redis_pid) - redis_before,
+    )
 
 
 def main() -> None:
@@ -473,11 +527,13 @@ def run_all(
     count = min(wanted, MAX_REQUEST_BYTES // deliveries.body_size)
     warm = deliveries.take(64)
     apps = (HELLO, FLOOR, FULL)
-    runs: dict[App, list[tuple[Load, int]]] = {app: [] for app in apps}
+    runs: dict[App, list[Run]] = {app: [] for app in apps}
     with contextlib.ExitStack() as stack:
-        ports = {app: stack.enter_context(gunicorn(app, env, tmp / "gunicorn.log")) for app in apps}
+        servers = {
+            app: stack.enter_context(gunicorn(app, env, tmp / "gunicorn.log")) for app in apps
+        }
         for app in apps:
-            statuses = asyncio.run(warm_up(ports[app], warm))
+            statuses = asyncio.run(warm_up(servers[app].port, warm))
             if any(s != app.ok_status for s in statuses):
                 raise SystemExit(f"{app.name}: warm-up answered {sorted(set(statuses))}")
         prefix = tmp / "requests"
@@ -485,23 +541,26 @@ def run_all(
             for app in apps:
                 # Fresh deliveries for every run: the receiver answers a repeat as a duplicate.
                 batch = deliveries.take(500 if app is HELLO else count)
-                runs[app].append(saturate(app, ports[app], client, prefix, batch, args))
+                runs[app].append(saturate(app, servers[app], client, prefix, batch, args))
         report(args, runs)
         client.flushdb()
-        open_loop(args, client, ports[FULL], deliveries)
+        open_loop(args, client, servers[FULL].port, deliveries)
 
 
-def report(args: argparse.Namespace, runs: Mapping[App, list[tuple[Load, int]]]) -> None:
+def report(args: argparse.Namespace, runs: Mapping[App, list[Run]]) -> None:
     print(
         f"\n{'app':20}{'ok/s':>8}{'rounds':>18}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
         f"{'answers':>9}{'ok':>8}{'other':>7}{'errors':>8}{'queued':>8}"
+        f"{'cpu µs/ok: gunicorn':>21}{'redis':>7}"
     )
     for app, app_runs in runs.items():
-        loads = [load for load, _ in app_runs]
+        loads = [run.load for run in app_runs]
         rates = [load.ok_rate(app) for load in loads]
         ok = sum(load.ok(app) for load in loads)
         answers = sum(load.requests for load in loads)
-        queued = sum(q for _, q in app_runs)
+        queued = sum(run.queued for run in app_runs)
+        server_us = statistics.median(run.cpu_per_ok_us(app)[0] for run in app_runs)
+        redis_us = statistics.median(run.cpu_per_ok_us(app)[1] for run in app_runs)
         print(
             f"{app.name:20}{statistics.median(rates):>8.0f}"
             f"{' '.join(f'{r:.0f}' for r in rates):>18}"
@@ -509,7 +568,7 @@ def report(args: argparse.Namespace, runs: Mapping[App, list[tuple[Load, int]]])
             f"{statistics.median(load.p99_ms for load in loads):>9.1f}"
             f"{max(load.max_ms for load in loads):>9.1f}{answers:>9}{ok:>8}{answers - ok:>7}"
             f"{sum(load.socket_errors for load in loads):>8}"
-            f"{queued if app.enqueues else '-':>8}"
+            f"{queued if app.enqueues else '-':>8}{server_us:>21.0f}{redis_us:>7.0f}"
         )
         wrapped = sum(load.wrapped for load in loads)
         if wrapped and app is not HELLO:
@@ -518,12 +577,14 @@ def report(args: argparse.Namespace, runs: Mapping[App, list[tuple[Load, int]]])
         "ok/s = median of the rounds' answers per second; ok = answered 200 (hello) or 202 "
         "queued (webhook apps);\nother = any other status (non-2xx, or 200 duplicate); errors "
         f"= socket errors/timeouts; queued = tasks in '{QUEUE}' after the runs (at most "
-        f"{args.connections} per run\nbeyond ok: answers still in flight when the load stopped)"
+        f"{args.connections} per run\nbeyond ok: answers still in flight when the load stopped); "
+        "cpu µs/ok = user+system CPU of gunicorn (master and workers) and of redis-server per "
+        "ok answer, median of the rounds"
     )
 
     def ratio(app: App, base: App) -> tuple[float, list[float]]:
         pairs = zip(runs[app], runs[base], strict=True)
-        per_round = [a.ok_rate(app) / b.ok_rate(base) for (a, _), (b, _) in pairs]
+        per_round = [a.load.ok_rate(app) / b.load.ok_rate(base) for a, b in pairs]
         return statistics.median(per_round), per_round
 
     for base, goal, label in ((FLOOR, 0.85, "goal"), (HELLO, 0.5, "stretch")):
