@@ -56,6 +56,8 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from flask import Flask
 
+from shared.task_names import QUEUE
+
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, this file's own directory comes first on sys.path and its name would
 # shadow the `receiver` package the profile imports.
@@ -64,7 +66,6 @@ sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 SECRET = "bench-webhook-secret"
 WEBHOOK_PATH = "/api/webhooks/bitbucket"
-QUEUE = "bbrelay"  # shared.task_names.QUEUE, kept literal so the script imports no app code
 FIXTURE = ROOT / "tests" / "fixtures" / "bitbucket" / "cloud" / "repo-push.json"
 HOOK_UUID = "{6a5c4e8e-5f0b-4d8e-9b5e-bench0000000}"
 # A 40-hex marker put in place of the pushed commit hash, then replaced per delivery.
@@ -92,25 +93,22 @@ class Delivery:
     signature: str
     body: bytes
 
-    def http_request(self, port: int) -> bytes:
-        head = (
-            f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-            "Content-Type: application/json\r\nUser-Agent: Bitbucket-Webhooks/2.0\r\n"
-            f"X-Event-Key: repo:push\r\nX-Hook-UUID: {HOOK_UUID}\r\n"
-            f"X-Request-UUID: {self.delivery_id}\r\nX-Attempt-Number: 1\r\n"
-            f"X-Hub-Signature: {self.signature}\r\nContent-Length: {len(self.body)}\r\n\r\n"
-        )
-        return head.encode() + self.body
-
     def headers(self) -> dict[str, str]:
         return {
             "Content-Type": "application/json",
+            "User-Agent": "Bitbucket-Webhooks/2.0",
             "X-Event-Key": "repo:push",
             "X-Hook-UUID": HOOK_UUID,
             "X-Request-UUID": self.delivery_id,
             "X-Attempt-Number": "1",
             "X-Hub-Signature": self.signature,
         }
+
+    def http_request(self, port: int) -> bytes:
+        fields = {"Host": f"127.0.0.1:{port}", "Connection": "close", **self.headers()}
+        fields["Content-Length"] = str(len(self.body))
+        head = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
+        return f"POST {WEBHOOK_PATH} HTTP/1.1\r\n{head}\r\n".encode() + self.body
 
 
 class Deliveries:
@@ -167,13 +165,18 @@ class Server:
     pid: int  # gunicorn's master; its workers are its children
 
 
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pids: Sequence[int]) -> float:
     """User plus system CPU the processes have used so far (Linux /proc; NaN elsewhere)."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     total = 0.0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = proc_stat(pid)
         except OSError:
             return math.nan
         total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
@@ -187,8 +190,7 @@ def with_children(pid: int) -> list[int]:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 with contextlib.suppress(OSError):
-                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    if int(stat[1]) == pid:
+                    if int(proc_stat(int(entry.name))[1]) == pid:
                         found.append(int(entry.name))
     return found
 
@@ -627,7 +629,6 @@ def open_loop(
 def profile(count: int, deliveries: Deliveries, env: Mapping[str, str]) -> None:
     """CPU per request of each app through Flask's test client (no sockets, no gunicorn),
     and the receiver's top costs under cProfile."""
-    warm_ups = deliveries
     os.environ.update({k: v for k, v in env.items() if k.startswith(("BBRELAY_", "PROMETHEUS_"))})
     apps: dict[App, Flask] = {}
     with contextlib.redirect_stderr(io.StringIO()):  # the receiver's JSON log lines
@@ -639,7 +640,7 @@ def profile(count: int, deliveries: Deliveries, env: Mapping[str, str]) -> None:
     profiler = cProfile.Profile()
     for app, flask_app in apps.items():
         test_client = flask_app.test_client()
-        for d in warm_ups.take(20):
+        for d in deliveries.take(20):
             test_client.post(WEBHOOK_PATH, data=d.body, headers=d.headers())
         with contextlib.redirect_stderr(io.StringIO()):
             batch = deliveries.take(count)
