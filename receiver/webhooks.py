@@ -21,17 +21,29 @@ def receive_webhook() -> ResponseReturnValue:
     started = time.perf_counter()
     structlog.contextvars.clear_contextvars()
     intake: Intake = current_app.extensions["bbrelay.intake"]
-    body = _read_body(intake.settings.relay.max_body_bytes)
-    if body is None:
-        limit = intake.settings.relay.max_body_bytes
-        answer = Answer(413, {"error": f"body larger than {limit} bytes"}, "too_large")
+    limit = intake.settings.relay.max_body_bytes
+    try:
+        body = _read_body(limit)
+    except UnreadableBody as exc:
+        answer = Answer(400, {"error": "the request body could not be read"}, "invalid", exc.fields)
     else:
-        answer = intake.receive(request.headers, body, received_at=time.time())
+        if body is None:
+            answer = Answer(413, {"error": f"body larger than {limit} bytes"}, "too_large")
+        else:
+            answer = intake.receive(request.headers, body, received_at=time.time())
     WEBHOOK_DELIVERIES.labels(answer.outcome).inc()
     WEBHOOK_LATENCY.observe(time.perf_counter() - started)
     level = "warning" if answer.status >= 400 else "info"
     getattr(log, level)(f"webhook.{answer.outcome}", status=answer.status, **answer.log_fields)
     return jsonify(answer.body), answer.status
+
+
+class UnreadableBody(Exception):
+    """The client's framing was broken (a bad chunk, a short body): its fault, so a 400."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.fields = {"reason": type(cause).__name__}
 
 
 def _read_body(limit: int) -> bytes | None:
@@ -42,4 +54,6 @@ def _read_body(limit: int) -> bytes | None:
         body = request.stream.read(limit + 1)
     except RequestEntityTooLarge:
         return None
+    except Exception as exc:  # the server's own parse errors (gunicorn's are not OSErrors)
+        raise UnreadableBody(exc) from exc
     return body if len(body) <= limit else None
