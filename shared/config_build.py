@@ -41,6 +41,7 @@ from shared.settings import (
     PipelinesSettings,
     Product,
     RateLimit,
+    RecoverySettings,
     RelaySettings,
     Settings,
     TeamSink,
@@ -451,6 +452,7 @@ class SettingsBuilder:
             log_level=log_level or relay.get("logLevel") or "INFO",
             var_dir=self.env_text("BBRELAY_VAR_DIR") or relay.get("varDir") or "./var",
             **({"redis_url": redis_url} if redis_url else {}),
+            recovery=RecoverySettings(**_present(relay.get("recovery") or {}, RECOVERY_KEYS)),
             **_present(relay, RELAY_KEYS),
         )
 
@@ -464,6 +466,17 @@ WEBHOOK_KEYS = {
 }
 BUILD_STATUS_KEYS = {"enabled": "enabled", "url": "url", "description": "description"}
 RELAY_KEYS = {"dedupeWindow": "dedupe_window", "maxBodyBytes": "max_body_bytes"}
+RECOVERY_KEYS = {
+    "deliveryDeadline": "delivery_deadline",
+    "startDeadline": "start_deadline",
+    "followUpLease": "follow_up_lease",
+    "sweepInterval": "sweep_interval",
+}
+POLL_KEYS = {
+    "pollInterval": "poll_interval",
+    "maxPollInterval": "max_poll_interval",
+    "maxFollow": "max_follow",
+}
 
 
 def _present(section: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -487,5 +500,5 @@ def _pipelines(section: Mapping[str, Any]) -> PipelinesSettings:
             **_present(change, {"branch": "branch"}),
         ),
         custom_variables=section.get("customVariables") or {},
-        **_present(section, {"pollInterval": "poll_interval"}),
+        **_present(section, POLL_KEYS),
     )

@@ -152,6 +152,8 @@ class PipelinesSchema(Section):
     triggers = _nested(TriggersSchema)
     customVariables = TextMap(secret=True)
     pollInterval = Duration()
+    maxPollInterval = Duration()
+    maxFollow = Duration()
 
 
 class BuildStatusSchema(Section):
@@ -277,6 +279,13 @@ class TeamsBitbucketSchema(Section):
     sink = _nested(SinkSchema)
 
 
+class RecoverySchema(Section):
+    deliveryDeadline = Duration()
+    startDeadline = Duration()
+    followUpLease = Duration()
+    sweepInterval = Duration()
+
+
 class RelaySchema(Section):
     publicUrl = Url()
     apiTokens = TextList(refs=True, secret=True)
@@ -287,6 +296,7 @@ class RelaySchema(Section):
     varDir = Text()
     dedupeWindow = Duration()
     maxBodyBytes = Integer()
+    recovery = _nested(RecoverySchema)
 
 
 # --- the structure around them ------------------------------------------------------------

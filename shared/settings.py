@@ -72,6 +72,8 @@ class PipelinesSettings:
     data_change: DataChangeTrigger = field(default_factory=DataChangeTrigger)
     custom_variables: dict[str, str] = field(default_factory=dict, repr=False)  # may be secrets
     poll_interval: float = 15.0  # how often a running Pipelines run is looked at
+    max_poll_interval: float = 3600.0  # the cap a paused run's looks back off to
+    max_follow: float = 24 * 3600.0  # a run followed this long is given up (job STOPPED)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,16 @@ class TeamsSettings:
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    """`global.relay.recovery`: the deadlines after which the sweep re-drives work."""
+
+    delivery_deadline: float = 60.0  # a delivery not processed by then is sent again
+    start_deadline: float = 180.0  # a job STARTING this long is looked for, then started again
+    follow_up_lease: float = 120.0  # a due follow-up not acknowledged by then is sent again
+    sweep_interval: float = 5.0  # how often one worker looks for work past its deadline
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     """`global.relay`: the service's own settings."""
 
@@ -179,6 +191,7 @@ class RelaySettings:
     var_dir: str = "./var"
     dedupe_window: float = 86400.0
     max_body_bytes: int = 256 * 1024
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
     generated_webhook_secret: bool = False
 
 
