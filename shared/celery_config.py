@@ -7,12 +7,11 @@ from typing import Any
 from shared.settings import Settings
 from shared.task_names import QUEUE
 
-# Redis redelivers an unacknowledged task after this long; every countdown, ETA and time
-# limit stays below it so a long wait never turns into a duplicate run.
+# Redis redelivers an unacknowledged task after this long; every time limit stays below it.
+# No task waits in the broker: delayed runs are follow-ups (shared/followups.py).
 VISIBILITY_TIMEOUT = 2 * 3600
 TASK_TIME_LIMIT = 300
 TASK_SOFT_TIME_LIMIT = 240
-MAX_COUNTDOWN = 3600
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
