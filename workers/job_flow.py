@@ -15,12 +15,12 @@ from typing import Any
 import structlog
 
 from shared.bitbucket.errors import PermanentError
-from shared.celery_config import MAX_COUNTDOWN
+from shared.bitbucket.models import Pipeline
 from shared.events import Event
 from shared.jobs.model import Job, JobRequest, with_commit
 from shared.jobs.planning import plan_jobs
 from shared.jobs.statuses import build_status
-from shared.settings import JobRule
+from shared.settings import JobRule, PipelinesSettings
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT
 from workers.runners import http as http_runner
 from workers.runners import pipeline as pipeline_runner
@@ -55,7 +55,8 @@ def rule_named(services: Services, name: str) -> JobRule | None:
 def start_job(services: Services, job_id: str, schedule: Schedule) -> None:
     """Claim the start; call the runner; on failure give the claim back (or fail the job)."""
     store = services.jobs
-    if not store.claim_start(job_id, owner=uuid.uuid4().hex):
+    owner = uuid.uuid4().hex
+    if not store.claim_start(job_id, owner=owner):
         return
     job = store.get(job_id)
     assert job is not None
@@ -66,16 +67,45 @@ def start_job(services: Services, job_id: str, schedule: Schedule) -> None:
         log.error("job.start_refused", job_id=job_id, error=str(exc))
         return
     except BaseException:
-        store.release_start(job_id)
+        store.release_start(job_id, owner)
         raise
-    store.advance(job_id, "INPROGRESS", external_id=external_id or "", description="")
+    record_started(services, job, owner, external_id, schedule)
+
+
+def record_started(
+    services: Services, job: Job, owner: str, external_id: str | None, schedule: Schedule
+) -> None:
+    """STARTING -> INPROGRESS for the claim's owner, then schedule the job's follow-up."""
+    job_id = job.job_id
+    fields = {"external_id": external_id or "", "description": ""}
+    timeout = http_timeout(services, job)
+    if timeout is not None:
+        fields["timeout_at"] = f"{time.time() + timeout:.6f}"
+    if not services.jobs.finish_start(job_id, owner, **fields):
+        log.error("job.start_claim_lost", job_id=job_id, external_id=external_id)
+        return
     log.info("job.started", job_id=job_id, runner=job.request.runner, external_id=external_id)
+    follow_up(services, job_id, schedule)
+
+
+def follow_up(services: Services, job_id: str, schedule: Schedule) -> None:
+    """Schedule the next look at a running job: a pipeline poll, or the http runner's timeout."""
+    job = services.jobs.get(job_id)
+    if job is None or job.is_final:
+        return
     if job.request.runner == "pipeline":
-        schedule(FOLLOW_PIPELINE, [job_id], services.settings.bitbucket.pipelines.poll_interval)
-    else:
-        rule = rule_named(services, job.request.rule)
-        timeout = rule.http.timeout if rule and rule.http else 3600.0
-        schedule(JOB_TIMEOUT, [job_id, time.time() + timeout], min(timeout, MAX_COUNTDOWN))
+        interval = services.settings.bitbucket.pipelines.poll_interval
+        schedule(FOLLOW_PIPELINE, [job_id, interval], interval)
+        return
+    deadline = job.timeout_at or time.time()
+    schedule(JOB_TIMEOUT, [job_id, deadline], deadline - time.time())
+
+
+def http_timeout(services: Services, job: Job) -> float | None:
+    if job.request.runner == "pipeline":
+        return None
+    rule = rule_named(services, job.request.rule)
+    return rule.http.timeout if rule and rule.http else 3600.0
 
 
 def _start(services: Services, job: Job) -> str | None:
@@ -103,8 +133,14 @@ def ensure_full_commit(services: Services, job: Job) -> JobRequest:
     return request
 
 
-def follow_pipeline(services: Services, job_id: str, schedule: Schedule) -> None:
-    """Look at the job's pipeline once; record a change; look again later unless it ended."""
+def follow_pipeline(
+    services: Services, job_id: str, wait: float | None, schedule: Schedule
+) -> None:
+    """Look at the job's pipeline once; record a change; look again later unless it ended.
+
+    A paused run (a manual step) is looked at less and less often, and a run followed for
+    `pipelines.maxFollow` is given up: the job is STOPPED and says why.
+    """
     job = services.jobs.get(job_id)
     if job is None or job.is_final or not job.external_id:
         return
@@ -119,9 +155,31 @@ def follow_pipeline(services: Services, job_id: str, schedule: Schedule) -> None
         description = f"pipeline #{pipeline.build_number} {pipeline.result or pipeline.state}"
         services.jobs.advance(job_id, state, description=description.lower())
         log.info("job.progressed", job_id=job_id, state=state)
-    sync_status(services, job_id)
     if state == "INPROGRESS":
-        schedule(FOLLOW_PIPELINE, [job_id], services.settings.bitbucket.pipelines.poll_interval)
+        settings = services.settings.bitbucket.pipelines
+        followed = time.time() - (job.starting_at or job.created_at)
+        if followed >= settings.max_follow:
+            _give_up(services, job_id, pipeline, followed)
+        else:
+            interval = next_poll(pipeline, wait, settings)
+            schedule(FOLLOW_PIPELINE, [job_id, interval], interval)
+    sync_status(services, job_id)
+
+
+def next_poll(pipeline: Pipeline, wait: float | None, settings: PipelinesSettings) -> float:
+    """The regular interval while a run runs; doubling up to the cap while it waits for a person."""
+    if not pipeline.paused:
+        return settings.poll_interval
+    return min(settings.max_poll_interval, 2 * max(wait or 0.0, settings.poll_interval))
+
+
+def _give_up(services: Services, job_id: str, pipeline: Pipeline, followed: float) -> None:
+    reason = (
+        f"pipeline #{pipeline.build_number} still {(pipeline.result or pipeline.state).lower()}"
+        f" after {followed / 3600:.0f}h; no longer followed (pipelines.maxFollow)"
+    )
+    if services.jobs.advance(job_id, "STOPPED", description=reason[:255]):
+        log.warning("job.given_up", job_id=job_id, build_number=pipeline.build_number)
 
 
 def check_timeout(services: Services, job_id: str, deadline: float, schedule: Schedule) -> None:
@@ -131,7 +189,7 @@ def check_timeout(services: Services, job_id: str, deadline: float, schedule: Sc
         return
     left = deadline - time.time()
     if left > 0:
-        schedule(JOB_TIMEOUT, [job_id, deadline], min(left, MAX_COUNTDOWN))
+        schedule(JOB_TIMEOUT, [job_id, deadline], left)
         return
     reason = "the platform reported no completion within the rule's timeout"
     if services.jobs.advance(job_id, "STOPPED", description=reason):

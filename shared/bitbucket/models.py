@@ -80,6 +80,13 @@ class Pipeline:
     def finished(self) -> bool:
         return self.state == "COMPLETED"
 
+    @property
+    def paused(self) -> bool:
+        """Waiting for a person: a manual step (stage PAUSED) or a halted run."""
+        return not self.finished and (
+            "PAUSED" in (self.state, self.result) or self.result == "HALTED"
+        )
+
     @classmethod
     def from_cloud(cls, data: dict[str, Any]) -> Pipeline:
         state = data.get("state") or {}

@@ -54,6 +54,10 @@ class Job:
     updated_at: float = 0.0
     attempts: int = 0
     status_posted: str | None = None
+    start_owner: str | None = None
+    starting_at: float = 0.0
+    dead: str | None = None  # why a task of this job gave up (a dead letter)
+    timeout_at: float = 0.0  # when an http-runner job is STOPPED without a report
 
     @property
     def job_id(self) -> str:
@@ -76,6 +80,7 @@ class Job:
             "updated_at": self.updated_at,
             "attempts": self.attempts,
             "status_posted": self.status_posted,
+            "dead": self.dead,
         }
 
 

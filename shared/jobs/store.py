@@ -12,17 +12,12 @@ from shared.jobs.model import STATE_RANK, Job, JobRequest, request_from_json, re
 
 PREFIX = "bbrelay"
 JOBS_INDEX = f"{PREFIX}:jobs"
+# When the sweep next looks at each unfinished job (see workers/sweep.py).
+DEADLINES = f"{PREFIX}:jobs:deadlines"
+# Jobs whose tasks gave up, newest last: `bbrelay jobs --dead`, `bbrelay replay --job`.
+DEAD_INDEX = f"{PREFIX}:jobs:dead"
 JOB_TTL = 30 * 24 * 3600
-# A STARTING claim older than this belongs to a worker that died mid-call; it may be retaken.
-STALE_START = 600.0
-
-
-RELEASE_START = """
-if redis.call('HGET', KEYS[1], 'state') == 'STARTING' then
-  redis.call('HSET', KEYS[1], 'state', 'PENDING', 'rank', '0')
-end
-return 0
-"""
+DEFAULT_START_DEADLINE = 180.0
 
 
 def _script(name: str) -> str:
@@ -36,31 +31,52 @@ def job_key(job_id: str) -> str:
 class JobStore:
     """One Redis hash per job; every transition is one atomic script."""
 
-    def __init__(self, client: redis.Redis[bytes]) -> None:
+    def __init__(
+        self, client: redis.Redis[bytes], *, start_deadline: float = DEFAULT_START_DEADLINE
+    ) -> None:
         self.redis = client
+        self.start_deadline = start_deadline
         self._create = client.register_script(_script("create_job.lua"))
         self._claim = client.register_script(_script("claim_job_start.lua"))
+        self._finish_start = client.register_script(_script("finish_job_start.lua"))
+        self._release = client.register_script(_script("release_job_start.lua"))
         self._advance = client.register_script(_script("advance_job.lua"))
-        self._release = client.register_script(RELEASE_START)
 
     def create(self, request: JobRequest) -> bool:
         """Record a new PENDING job; False when this commit and rule already have one."""
+        now = time.time()
         created = self._create(
-            keys=[job_key(request.job_id), JOBS_INDEX],
-            args=[request.job_id, f"{time.time():.6f}", JOB_TTL, request_to_json(request)],
+            keys=[job_key(request.job_id), JOBS_INDEX, DEADLINES],
+            args=[
+                request.job_id,
+                f"{now:.6f}",
+                JOB_TTL,
+                request_to_json(request),
+                f"{now + self.start_deadline:.6f}",
+            ],
         )
         return bool(created)
 
-    def claim_start(self, job_id: str, owner: str, *, stale_after: float = STALE_START) -> bool:
-        """PENDING -> STARTING for exactly one caller (or a claim left by a dead worker)."""
+    def claim_start(self, job_id: str, owner: str) -> bool:
+        """PENDING -> STARTING for exactly one caller; the sweep looks again after the deadline."""
+        now = time.time()
         claimed = self._claim(
-            keys=[job_key(job_id)], args=[owner, f"{time.time():.6f}", repr(stale_after)]
+            keys=[job_key(job_id), DEADLINES],
+            args=[owner, f"{now:.6f}", job_id, f"{now + self.start_deadline:.6f}"],
         )
         return bool(claimed)
 
-    def release_start(self, job_id: str) -> None:
-        """Give a failed start back (STARTING -> PENDING) so the retry can run it."""
-        self._release(keys=[job_key(job_id)])
+    def finish_start(self, job_id: str, owner: str, **fields: str) -> bool:
+        """STARTING -> INPROGRESS for the claim's owner; False when it lost the claim."""
+        flat = [item for pair in fields.items() for item in pair]
+        applied = self._finish_start(
+            keys=[job_key(job_id)], args=[owner, f"{time.time():.6f}", *flat]
+        )
+        return bool(applied)
+
+    def release_start(self, job_id: str, owner: str) -> bool:
+        """Give a start back (STARTING -> PENDING) so it can be run again; False if not held."""
+        return bool(self._release(keys=[job_key(job_id)], args=[owner]))
 
     def advance(self, job_id: str, state: str, **fields: str) -> bool:
         """Move to `state` with `fields` unless the job is final or already further on."""
@@ -77,6 +93,39 @@ class JobStore:
 
     def mark_posted(self, job_id: str, state: str) -> None:
         self.redis.hset(job_key(job_id), "status_posted", state)
+
+    def mark_dead(self, job_id: str, error: str) -> None:
+        """A task of this job gave up: keep it for `bbrelay replay`, out of the sweep's way."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(job_key(job_id), mapping={"dead": error, "dead_at": f"{time.time():.6f}"})
+        pipe.zadd(DEAD_INDEX, {job_id: time.time()})
+        pipe.zrem(DEADLINES, job_id)
+        pipe.execute()
+
+    def revive(self, job_id: str) -> bool:
+        """Take a dead letter back into the sweep, due now; False when there is no such job."""
+        if not self.redis.exists(job_key(job_id)):
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(job_key(job_id), "dead", "dead_at")
+        pipe.zrem(DEAD_INDEX, job_id)
+        pipe.zadd(DEADLINES, {job_id: time.time()})
+        pipe.execute()
+        return True
+
+    def dead(self, limit: int = 100) -> list[str]:
+        return [raw.decode() for raw in self.redis.zrevrange(DEAD_INDEX, 0, max(0, limit - 1))]
+
+    def due(self, now: float, limit: int) -> list[str]:
+        """Jobs whose deadline has passed, oldest first."""
+        raw = self.redis.zrangebyscore(DEADLINES, "-inf", now, start=0, num=limit)
+        return [item.decode() for item in raw]
+
+    def look_again(self, job_id: str, at: float) -> None:
+        self.redis.zadd(DEADLINES, {job_id: at})
+
+    def forget_deadline(self, job_id: str) -> None:
+        self.redis.zrem(DEADLINES, job_id)
 
     def get(self, job_id: str) -> Job | None:
         raw = self.redis.hgetall(job_key(job_id))
@@ -101,4 +150,8 @@ def job_from_hash(raw: dict[bytes, bytes]) -> Job:
         updated_at=float(values.get("updated_at", 0)),
         attempts=int(values.get("attempts", 0)),
         status_posted=values.get("status_posted") or None,
+        start_owner=values.get("start_owner") or None,
+        starting_at=float(values.get("starting_at", 0)),
+        dead=values.get("dead") or None,
+        timeout_at=float(values.get("timeout_at", 0)),
     )

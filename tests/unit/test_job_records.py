@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import dataclasses
 
 import redis
@@ -42,17 +44,50 @@ def test_only_one_caller_claims_the_start_and_a_release_lets_a_retry_in(
     store.create(REQUEST)
     assert store.claim_start("build-1", "a")
     assert not store.claim_start("build-1", "b")
-    store.release_start("build-1")
+    assert not store.release_start("build-1", "b")
+    assert store.release_start("build-1", "a")
     assert store.claim_start("build-1", "b")
     job = store.get("build-1")
     assert job is not None and job.state == "STARTING" and job.attempts == 2
 
 
-def test_a_stale_start_claim_can_be_taken_over(fake_redis: redis.Redis[bytes]) -> None:
+def test_a_start_claim_is_never_taken_over_however_old(fake_redis: redis.Redis[bytes]) -> None:
+    store = JobStore(fake_redis, start_deadline=0.0)
+    store.create(REQUEST)
+    assert store.claim_start("build-1", "a")
+    assert not store.claim_start("build-1", "b")
+
+
+def test_only_the_claims_owner_records_the_run_it_started(fake_redis: redis.Redis[bytes]) -> None:
     store = JobStore(fake_redis)
     store.create(REQUEST)
     assert store.claim_start("build-1", "a")
-    assert store.claim_start("build-1", "b", stale_after=0.0)
+    assert not store.finish_start("build-1", "b", external_id="{p-2}")
+    assert store.finish_start("build-1", "a", external_id="{p-1}")
+    job = store.get("build-1")
+    assert job is not None and (job.state, job.external_id) == ("INPROGRESS", "{p-1}")
+
+
+def test_a_created_job_is_due_for_the_sweep_after_the_start_deadline(
+    fake_redis: redis.Redis[bytes],
+) -> None:
+    store = JobStore(fake_redis, start_deadline=30.0)
+    store.create(REQUEST)
+    now = time.time()
+    assert store.due(now, 10) == []
+    assert store.due(now + 31, 10) == ["build-1"]
+
+
+def test_a_dead_letter_leaves_the_sweep_until_revived(fake_redis: redis.Redis[bytes]) -> None:
+    store = JobStore(fake_redis, start_deadline=0.0)
+    store.create(REQUEST)
+    store.mark_dead("build-1", "RetryableError: gave up")
+    assert store.due(time.time() + 1, 10) == []
+    assert store.dead() == ["build-1"]
+    job = store.get("build-1")
+    assert job is not None and job.dead == "RetryableError: gave up"
+    assert store.revive("build-1")
+    assert store.dead() == [] and store.due(time.time() + 1, 10) == ["build-1"]
 
 
 def test_states_only_move_forward_and_a_final_state_stays(
