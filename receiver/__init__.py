@@ -36,7 +36,10 @@ def create_app(
             "global.git.bitbucket.webhookSecret (or run with BBRELAY_ENV=development)"
         )
     client = redis_client or connect(settings.relay.redis_url)
-    store = DeliveryStore(client, dedupe_window=settings.relay.dedupe_window)
+    recovery = settings.relay.recovery
+    store = DeliveryStore(
+        client, dedupe_window=settings.relay.dedupe_window, deadline=recovery.delivery_deadline
+    )
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.relay.max_body_bytes
     app.extensions["bbrelay.settings"] = settings
@@ -44,7 +47,7 @@ def create_app(
     app.extensions["bbrelay.store"] = store
     enqueuer = enqueuer or CeleryEnqueuer(settings)
     app.extensions["bbrelay.enqueuer"] = enqueuer
-    app.extensions["bbrelay.jobs"] = JobStore(client)
+    app.extensions["bbrelay.jobs"] = JobStore(client, start_deadline=recovery.start_deadline)
     app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer, SecretRing(client))
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)

@@ -9,8 +9,9 @@ from typing import Any, Protocol
 from celery import Celery
 from kombu.messaging import Producer
 
-from receiver.broker import transport_for
+from receiver.broker import PublishingChannel, transport_for
 from shared.celery_config import celery_config
+from shared.deliveries import QueuedMessage
 from shared.settings import Settings
 from shared.task_names import HANDLE_EVENT, QUEUE
 
@@ -20,6 +21,8 @@ class BrokerUnavailable(Exception):
 
 
 class Enqueuer(Protocol):
+    def render(self, event: dict[str, Any], task_id: str) -> QueuedMessage | None: ...
+
     def enqueue(self, event: dict[str, Any], task_id: str) -> None: ...
 
     def send(self, name: str, args: list[Any]) -> None: ...
@@ -36,12 +39,30 @@ class CeleryEnqueuer:
     def __init__(self, settings: Settings) -> None:
         self.app = Celery("bbrelay-receiver", set_as_current=False)
         config = celery_config(settings)
-        self.app.conf.update(config, broker_transport=transport_for(config["broker_url"]))
+        transport = transport_for(config["broker_url"])
+        self.app.conf.update(config, broker_transport=transport)
+        self.renders = transport is not None
         self._local = threading.local()
 
+    def render(self, event: dict[str, Any], task_id: str) -> QueuedMessage | None:
+        """The event's task message as the broker would hold it, for the caller to push; None
+        where this broker's transport cannot render (TLS, Sentinel): then `enqueue` it."""
+        if not self.renders:
+            return None
+        try:
+            channel: PublishingChannel = self._producer().channel
+        except Exception as exc:  # no producer: the broker is down
+            self._drop_producer()
+            raise BrokerUnavailable(str(exc)) from exc
+        channel.render_to, channel.rendered = QUEUE, None
+        try:
+            self.enqueue(event, task_id)
+        finally:
+            channel.render_to = None
+        return channel.rendered
+
     def enqueue(self, event: dict[str, Any], task_id: str) -> None:
-        summary = f"({event.get('event_key')} {event.get('repository')})"
-        self.send(HANDLE_EVENT, [event], task_id=task_id, argsrepr=summary)
+        self.send(HANDLE_EVENT, [event], task_id=task_id, argsrepr=summary_of(event))
 
     def send(
         self, name: str, args: list[Any], task_id: str | None = None, argsrepr: str | None = None
@@ -81,3 +102,10 @@ class CeleryEnqueuer:
         if producer is not None:
             with contextlib.suppress(Exception):
                 producer.release()  # type: ignore[no-untyped-call]
+
+
+def summary_of(event: dict[str, Any]) -> str:
+    """What Flower shows for a delivery's task: event, repository, branch and delivery id."""
+    short_id = str(event.get("delivery_id", ""))[:8]
+    parts = [event.get("event_key"), event.get("repository"), event.get("branch")]
+    return " ".join(str(part) for part in parts if part) + f" #{short_id}"

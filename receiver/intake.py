@@ -35,6 +35,10 @@ class Answer:
     log_fields: dict[str, Any] = field(default_factory=dict)
 
 
+class RingUnreadable(Exception):
+    """Redis did not answer when the rotated webhook secrets were needed."""
+
+
 def delivery_id_from(headers: Headers) -> str:
     """Cloud sends X-Request-UUID, Server/DC X-Request-Id; without either, make one up."""
     given = headers.get("X-Request-UUID") or headers.get("X-Request-Id")
@@ -61,7 +65,10 @@ class Intake:
     def receive(self, headers: Headers, body: bytes, received_at: float) -> Answer:
         if (headers.get("X-Event-Key") or "").strip() == PING:
             return Answer(200, {"status": "pong"}, "ignored", {"event_key": PING})
-        if not self._verified(body, headers.get("X-Hub-Signature")):
+        verified = self._verified(body, headers.get("X-Hub-Signature"))
+        if verified is None:
+            return _unavailable(RingUnreadable("the rotated secrets could not be read"))
+        if not verified:
             return Answer(401, {"error": "missing or invalid X-Hub-Signature"}, "bad_signature")
         delivery_id = delivery_id_from(headers)
         structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
@@ -81,8 +88,12 @@ class Intake:
             return Answer(202, {"status": "filtered"}, "filtered")
         return self._enqueue_once(event, body)
 
-    def _verified(self, body: bytes, signature: str | None) -> bool:
-        """Configured secrets first; the rotation ring only when they do not verify."""
+    def _verified(self, body: bytes, signature: str | None) -> bool | None:
+        """Configured secrets first; the rotation ring only when they do not verify.
+
+        None when only the ring could tell and Redis cannot be read: Bitbucket retries a 503,
+        while a 401 would lose a delivery signed with a rotated secret.
+        """
         if verify(self.secrets, body, signature):
             return True
         if self.ring is None or not signature:
@@ -90,7 +101,7 @@ class Intake:
         try:
             return verify(self.ring.secrets(), body, signature)
         except redis.RedisError:
-            return False
+            return None
 
     def _allowed(self, event: Event) -> bool:
         bitbucket = self.settings.bitbucket
@@ -99,8 +110,10 @@ class Intake:
         )
 
     def _enqueue_once(self, event: Event, body: bytes) -> Answer:
+        """Claim, record and enqueue in one Redis round trip where the broker allows it."""
         body_sha = hashlib.sha256(body).hexdigest()
         task_id = str(uuid.uuid4())
+        task = event.to_json()
         fields = {
             "event_key": event.event_key,
             "product": event.product,
@@ -109,17 +122,19 @@ class Intake:
             "task_id": task_id,
         }
         try:
-            claim = self.store.claim(event.delivery_id, body_sha, body, fields)
-        except redis.RedisError as exc:
+            message = self.enqueuer.render(task, task_id)
+            claim = self.store.claim(event.delivery_id, body_sha, body, fields, message)
+        except (redis.RedisError, BrokerUnavailable) as exc:
             return _unavailable(exc)
         if not claim.is_new:
             answer = {"delivery": event.delivery_id, "status": "duplicate"}
             return Answer(200, answer, "duplicate", {"original": claim.delivery_id})
-        try:
-            self.enqueuer.enqueue(event.to_json(), task_id)
-        except BrokerUnavailable as exc:
-            self._release(event.delivery_id, body_sha)
-            return _unavailable(exc)
+        if message is None:
+            try:
+                self.enqueuer.enqueue(task, task_id)
+            except BrokerUnavailable as exc:
+                self._release(event.delivery_id, body_sha)
+                return _unavailable(exc)
         return Answer(202, {"delivery": event.delivery_id, "status": "queued"}, "accepted")
 
     def _release(self, delivery_id: str, body_sha: str) -> None:

@@ -13,6 +13,9 @@ import redis
 PREFIX = "bbrelay"
 RECENT_INDEX = f"{PREFIX}:deliveries"
 FAILED_INDEX = f"{PREFIX}:deliveries:failed"
+# When the sweep should look at each delivery not yet processed (see workers/sweep.py).
+DEADLINES = f"{PREFIX}:deliveries:deadlines"
+DEFAULT_DEADLINE = 60.0
 RECORD_TTL = 7 * 24 * 3600
 
 # How far a status is along; a record never moves to a lower rank.
@@ -25,6 +28,14 @@ class Claim(Enum):
     NEW = 0
     DUPLICATE_ID = 1
     DUPLICATE_BODY = 2
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A task message as the broker's transport would push it, and the list it goes to."""
+
+    queue_key: str
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -52,17 +63,30 @@ def body_key(delivery_id: str) -> str:
 class DeliveryStore:
     """Claims deliveries for dedupe and keeps one record per delivery, all in Redis."""
 
-    def __init__(self, client: redis.Redis[bytes], *, dedupe_window: float = 86400.0) -> None:
+    def __init__(
+        self,
+        client: redis.Redis[bytes],
+        *,
+        dedupe_window: float = 86400.0,
+        deadline: float = DEFAULT_DEADLINE,
+    ) -> None:
         self.redis = client
+        self.deadline = deadline
         self.window = max(1, int(dedupe_window))
         self.record_ttl = max(self.window, RECORD_TTL)
         self._claim = client.register_script(_script("claim_delivery.lua"))
         self._advance = client.register_script(_script("advance_delivery.lua"))
 
     def claim(
-        self, delivery_id: str, body_sha256: str, body: bytes, fields: dict[str, str]
+        self,
+        delivery_id: str,
+        body_sha256: str,
+        body: bytes,
+        fields: dict[str, str],
+        message: QueuedMessage | None = None,
     ) -> ClaimResult:
-        """Atomically claim a delivery and write its record as `queued`; one round trip."""
+        """Atomically claim a delivery, write its record as `queued` and push `message` (when
+        given) onto its queue; one round trip."""
         now = time.time()
         record = {
             **fields,
@@ -81,8 +105,19 @@ class DeliveryStore:
                 record_key(delivery_id),
                 body_key(delivery_id),
                 RECENT_INDEX,
+                DEADLINES,
+                message.queue_key if message else "",
             ],
-            args=[delivery_id, self.window, self.record_ttl, f"{now:.6f}", body, *flat],
+            args=[
+                delivery_id,
+                self.window,
+                self.record_ttl,
+                f"{now:.6f}",
+                body,
+                f"{now + self.deadline:.6f}",
+                message.payload if message else b"",
+                *flat,
+            ],
         )
         return ClaimResult(Claim(int(outcome)), owner.decode())
 
@@ -96,6 +131,7 @@ class DeliveryStore:
             body_key(delivery_id),
         )
         pipe.zrem(RECENT_INDEX, delivery_id)
+        pipe.zrem(DEADLINES, delivery_id)
         pipe.execute()
 
     def advance(
@@ -106,8 +142,8 @@ class DeliveryStore:
         extra = {f"{status}_at": now, **{k: str(v) for k, v in fields.items()}}
         flat = [item for pair in extra.items() for item in pair]
         applied = self._advance(
-            keys=[record_key(delivery_id)],
-            args=[status, STATUS_RANK[status], "1" if count_attempt else "0", *flat],
+            keys=[record_key(delivery_id), DEADLINES],
+            args=[status, STATUS_RANK[status], "1" if count_attempt else "0", delivery_id, *flat],
         )
         if status == "failed" and applied:
             self.redis.zadd(FAILED_INDEX, {delivery_id: float(now)})
@@ -130,7 +166,27 @@ class DeliveryStore:
         )
         pipe.hincrby(record_key(delivery_id), "replays", 1)
         pipe.zrem(FAILED_INDEX, delivery_id)
+        pipe.zadd(DEADLINES, {delivery_id: float(now) + self.deadline})
         pipe.execute()
+
+    def resent(self, delivery_id: str, task_id: str, look_again_at: float) -> None:
+        """The sweep sent the delivery again as `task_id`; it looks again at `look_again_at`."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(record_key(delivery_id), "task_id", task_id)
+        pipe.hincrby(record_key(delivery_id), "recoveries", 1)
+        pipe.zadd(DEADLINES, {delivery_id: look_again_at})
+        pipe.execute()
+
+    def due(self, now: float, limit: int) -> list[str]:
+        """Deliveries past their deadline, oldest first."""
+        raw = self.redis.zrangebyscore(DEADLINES, "-inf", now, start=0, num=limit)
+        return [item.decode() for item in raw]
+
+    def look_again(self, delivery_id: str, at: float) -> None:
+        self.redis.zadd(DEADLINES, {delivery_id: at})
+
+    def forget_deadline(self, delivery_id: str) -> None:
+        self.redis.zrem(DEADLINES, delivery_id)
 
     def get(self, delivery_id: str) -> dict[str, Any] | None:
         """One delivery record, decoded, or None when unknown or expired."""
@@ -162,7 +218,7 @@ def decode_record(raw: dict[bytes, bytes]) -> dict[str, Any]:
     for key in list(record):
         if key in _FLOAT_FIELDS or key.endswith("_at"):
             record[key] = float(record[key])
-    for key in ("attempts", "pr_id", "replays"):
+    for key in ("attempts", "pr_id", "replays", "recoveries"):
         if record.get(key, "") != "":
             record[key] = int(record[key])
     return record

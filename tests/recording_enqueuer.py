@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from receiver.enqueue import BrokerUnavailable
+from shared.deliveries import QueuedMessage
 
 
 class RecordingEnqueuer:
@@ -12,6 +13,10 @@ class RecordingEnqueuer:
         self.sent: list[tuple[dict[str, Any], str]] = []
         self.tasks: list[tuple[str, list[Any]]] = []
         self.broken = False
+
+    def render(self, event: dict[str, Any], task_id: str) -> QueuedMessage | None:
+        """Never renders: the intake publishes through `enqueue`, as with a TLS broker."""
+        return None
 
     def enqueue(self, event: dict[str, Any], task_id: str) -> None:
         if self.broken:

@@ -1,6 +1,8 @@
 -- Move a delivery record forward; never back from a final state to an earlier one.
--- KEYS: 1 record hash
--- ARGV: 1 new status, 2 rank of the new status, 3 increment attempts (0/1), 4.. field/value pairs
+-- A final state takes the delivery out of the sweep's deadline index.
+-- KEYS: 1 record hash, 2 deadline index (zset)
+-- ARGV: 1 new status, 2 rank of the new status, 3 increment attempts (0/1), 4 delivery id,
+--       5.. field/value pairs
 -- Returns 1 when applied, 0 when the record is missing or already further on.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
@@ -13,7 +15,10 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'rank', ARGV[2])
 if ARGV[3] == '1' then
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end
-if #ARGV >= 4 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+if #ARGV >= 5 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+end
+if tonumber(ARGV[2]) >= 3 then
+  redis.call('ZREM', KEYS[2], ARGV[4])
 end
 return 1
