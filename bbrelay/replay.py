@@ -11,8 +11,8 @@ import uuid
 
 from receiver.enqueue import BrokerUnavailable, CeleryEnqueuer
 from shared.deliveries import DeliveryStore
-from shared.payloads import PayloadError, parse_event
 from shared.settings import Settings
+from shared.stored_events import NotStored, stored_event
 
 
 class ReplayRefused(Exception):
@@ -21,20 +21,10 @@ class ReplayRefused(Exception):
 
 def replay(store: DeliveryStore, enqueuer: CeleryEnqueuer, delivery_id: str) -> str:
     """Queue the delivery again; returns the new task id."""
-    record = store.get(delivery_id)
-    if record is None:
-        raise ReplayRefused(f"no delivery {delivery_id} (unknown, or older than the records)")
-    body = store.raw_body(delivery_id)
-    if body is None:
-        raise ReplayRefused(f"{delivery_id}: its raw body is past the dedupe window")
-    id_header = "X-Request-UUID" if record.get("product") == "cloud" else "X-Request-Id"
-    headers = {"X-Event-Key": str(record.get("event_key", "")), id_header: delivery_id}
     try:
-        event = parse_event(
-            headers, body, received_at=float(record["received_at"]), delivery_id=delivery_id
-        )
-    except PayloadError as exc:
-        raise ReplayRefused(f"{delivery_id}: the stored body no longer parses: {exc}") from exc
+        event = stored_event(store, delivery_id)
+    except NotStored as exc:
+        raise ReplayRefused(str(exc)) from exc
     task_id = str(uuid.uuid4())
     store.requeue(delivery_id, task_id)
     try:

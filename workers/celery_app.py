@@ -14,7 +14,12 @@ TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs", "workers.tasks.tea
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery app configured from settings; task modules are imported by name."""
-    app = Celery("bbrelay", include=TASK_MODULES, set_as_current=True)
+    app = Celery(
+        "bbrelay",
+        include=TASK_MODULES,
+        set_as_current=True,
+        task_cls="workers.tasks.base:RelayTask",
+    )
     app.conf.update(celery_config(settings))
     if settings.team_sync.enabled:
         interval = settings.teams.sync_interval
@@ -31,8 +36,9 @@ def make_celery(settings: Settings) -> Celery:
 settings = load_settings()
 app = make_celery(settings)
 
-from workers import beat_heartbeat, metrics_server, signals  # noqa: E402  (this app's signals)
+from workers import beat_heartbeat, metrics_server, recovery, signals  # noqa: E402
 
 signals.connect(settings)
+recovery.connect(settings)
 beat_heartbeat.connect_heartbeat(settings)
 metrics_server.connect()

@@ -12,6 +12,7 @@ import redis
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.factory import build_client, http_options
 from shared.deliveries import DeliveryStore
+from shared.followups import FollowUps
 from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.settings import Settings
@@ -27,6 +28,7 @@ class Services:
     redis: redis.Redis[bytes]
     deliveries: DeliveryStore
     jobs: JobStore
+    follow_ups: FollowUps
     teams: TeamStore
     bitbucket: BitbucketClient
     patient_bitbucket: BitbucketClient  # waits for tokens: team sync's long reads
@@ -47,11 +49,17 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
     """Connect everything from settings; tests call this with their own settings."""
     client = connect(settings.relay.redis_url)
     options = http_options(settings.bitbucket)
+    recovery = settings.relay.recovery
     return Services(
         settings=settings,
         redis=client,
-        deliveries=DeliveryStore(client, dedupe_window=settings.relay.dedupe_window),
-        jobs=JobStore(client),
+        deliveries=DeliveryStore(
+            client,
+            dedupe_window=settings.relay.dedupe_window,
+            deadline=recovery.delivery_deadline,
+        ),
+        jobs=JobStore(client, start_deadline=recovery.start_deadline),
+        follow_ups=FollowUps(client),
         teams=TeamStore(client),
         bitbucket=build_client(settings.bitbucket, client, transport=transport),
         patient_bitbucket=build_client(
