@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -43,13 +44,20 @@ class Recorded:
 
 @dataclass
 class PipelineRun:
+    """A run as triggered; its document is Cloud's `pipeline` object, secured values blanked."""
+
     uuid: str
     build_number: int
     repository: str
     body: dict[str, Any]
+    created_on: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: str = "PENDING"
     result: str | None = None
     gets: int = 0
+
+    @property
+    def commit(self) -> str | None:
+        return ((self.body.get("target") or {}).get("commit") or {}).get("hash")
 
     def document(self) -> dict[str, Any]:
         state: dict[str, Any] = {"name": self.state, "type": "pipeline_state"}
@@ -61,7 +69,16 @@ class PipelineRun:
             "build_number": self.build_number,
             "state": state,
             "target": self.body.get("target", {}),
+            "created_on": self.created_on.isoformat(),
+            "variables": [_public_variable(v) for v in self.body.get("variables") or ()],
         }
+
+
+def _public_variable(variable: dict[str, Any]) -> dict[str, Any]:
+    public = {"type": "pipeline_variable", **variable}
+    if public.get("secured"):
+        public["value"] = ""
+    return public
 
 
 @dataclass
