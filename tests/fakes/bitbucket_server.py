@@ -314,11 +314,14 @@ class _Handler(QuietHandler):
         body = _json_or_text(raw)
         consumer = fake.consumer_of(authorization)
         page = _page_number(query, fake.product, fake.max_page)
-        status = self._respond(method, path, query, body, consumer, page)
+        answer = self._respond(method, path, query, body, consumer, page)
+        # Recorded before the answer is sent: a client that has its answer sees the record.
         with fake.lock:
             fake.recorded.append(
-                Recorded(method, path, query, body, consumer, status, time.monotonic())
+                Recorded(method, path, query, body, consumer, answer[0], time.monotonic())
             )
+        if answer[0]:
+            self._answer(*answer)
 
     def _respond(
         self,
@@ -328,28 +331,29 @@ class _Handler(QuietHandler):
         body: Any,
         consumer: str | None,
         page: int | None,
-    ) -> int:
+    ) -> Answer:
+        """What to answer; status 0 when the connection is to be dropped instead."""
         fake = self.fake
         if consumer is None:
-            return self._answer(401, error_document(fake.product, "Unauthorized"), {})
+            return 401, error_document(fake.product, "Unauthorized"), {}
         if not fake.budget.admit(consumer):
             headers = {"Retry-After": "1"} if fake.product == "server" else {}
-            return self._answer(429, error_document(fake.product, "Rate limit exceeded"), headers)
+            return 429, error_document(fake.product, "Rate limit exceeded"), headers
         faults = {fault.kind: fault for fault in fake.faults.take(method, path, page)}
         if "delay" in faults:
             time.sleep(faults["delay"].seconds)
         if "drop" in faults:
             self.close_connection = True
-            return 0
+            return 0, None, {}
         if "status" in faults:
             status = faults["status"].status
-            return self._answer(status, error_document(fake.product, f"injected {status}"), {})
+            return status, error_document(fake.product, f"injected {status}"), {}
         status, answer, headers = fake.route(method, path, query, body)
         if fake.product == "cloud":
             headers = {**headers, "X-OAuth-Scopes": fake.scopes.get(consumer, "")}
-        return self._answer(status, answer, headers)
+        return status, answer, headers
 
-    def _answer(self, status: int, answer: Any, headers: dict[str, str]) -> int:
+    def _answer(self, status: int, answer: Any, headers: dict[str, str]) -> None:
         data = b"" if answer is None else _encode(answer)
         self.send_response(status)
         kind = "text/plain" if isinstance(answer, str) else "application/json"
@@ -360,7 +364,6 @@ class _Handler(QuietHandler):
         self.end_headers()
         if data:
             self.wfile.write(data)
-        return status
 
 
 def _encode(answer: Any) -> bytes:
