@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -16,6 +17,14 @@ from shared.settings import Product
 CLOUD_PAGE_SIZE = 100
 SERVER_PAGE_SIZE = 1000
 MAX_PAGES = 1000
+
+# The variable every relay-triggered run carries (not secured, so it reads back): the job's id.
+JOB_ID_VARIABLE = "BBRELAY_JOB_ID"
+# Looking for a job's run reads at most this many of the commit's newest runs, and none that
+# Bitbucket stamped more than CLOCK_SKEW seconds before the job was created.
+FIND_PAGE_SIZE = 50
+FIND_MAX_PAGES = 2
+CLOCK_SKEW = 300.0
 
 
 class Sends(Protocol):
@@ -95,6 +104,42 @@ class BitbucketClient:
     def get_pipeline(self, repository: str, uuid: str) -> Pipeline:
         path = f"{self._pipelines(repository)}/{paths.quote(uuid, safe='')}"
         return Pipeline.from_cloud(self._get_json(path, "pipelines"))
+
+    def find_pipeline_for_job(
+        self,
+        repository: str,
+        commit: str | None,
+        job_id: str,
+        *,
+        created_after: float | None = None,
+    ) -> Pipeline | None:
+        """The run started for `job_id` (its JOB_ID_VARIABLE), if one exists; else None.
+
+        Lists the commit's runs newest first (`target.commit.hash`, `sort=-created_on`), at most
+        FIND_MAX_PAGES pages, and stops at the first run created before `created_after` (epoch
+        seconds, less CLOCK_SKEW): a run older than the job cannot be its run. A listed run
+        whose answer lacks `variables` is read once by uuid.
+        https://developer.atlassian.com/cloud/bitbucket/rest/api-group-pipelines/#api-repositories-workspace-repo-slug-pipelines-get
+        """
+        params: dict[str, Any] = {"sort": "-created_on", "pagelen": FIND_PAGE_SIZE}
+        if commit:
+            params["target.commit.hash"] = commit
+        oldest = (
+            None
+            if created_after is None
+            else datetime.fromtimestamp(created_after - CLOCK_SKEW, UTC)
+        )
+        path = f"{self._pipelines(repository)}/"
+        for page in self._cloud_pages(path, "pipelines", params, FIND_MAX_PAGES):
+            for item in page.get("values") or ():
+                run = Pipeline.from_cloud(item)
+                if oldest and run.created_on and run.created_on < oldest:
+                    return None
+                if run.variables is None:
+                    run = self.get_pipeline(repository, run.uuid)
+                if run.variable(JOB_ID_VARIABLE) == job_id:
+                    return run
+        return None
 
     def stop_pipeline(self, repository: str, uuid: str) -> None:
         path = f"{self._pipelines(repository)}/{paths.quote(uuid, safe='')}/stopPipeline"
@@ -228,20 +273,28 @@ class BitbucketClient:
             ) from exc
 
     def _iter_cloud(self, path: str, group: str) -> Iterator[dict[str, Any]]:
-        """Follow Cloud's `next` links, on our own host only, at most `max_pages` pages."""
-        url: str | None = self._url(path)
-        params: Mapping[str, Any] | None = {"pagelen": CLOUD_PAGE_SIZE}
-        for _ in range(self.max_pages):
-            assert url is not None
-            page = self._get_json(url, group, params)
+        """Every item of a Cloud list, at most `max_pages` pages."""
+        page: dict[str, Any] = {}
+        for page in self._cloud_pages(path, group, {"pagelen": CLOUD_PAGE_SIZE}, self.max_pages):
             yield from page.get("values") or ()
-            url = page.get("next")
+        if page.get("next"):
+            raise BitbucketRejected.refused(200, f"more than {self.max_pages} pages", "GET", path)
+
+    def _cloud_pages(
+        self, path: str, group: str, params: Mapping[str, Any], max_pages: int
+    ) -> Iterator[dict[str, Any]]:
+        """Up to `max_pages` pages, following Cloud's `next` links on our own host only."""
+        url = self._url(path)
+        query: Mapping[str, Any] | None = params
+        for _ in range(max_pages):
+            page = self._get_json(url, group, query)
+            yield page
+            url = page.get("next") or ""
             if not url:
                 return
             if urlsplit(url).netloc.lower() != self._api_host:
                 raise ForbiddenHost(f"refusing a next link to {urlsplit(url).netloc}")
-            params = None
-        raise BitbucketRejected.refused(200, f"more than {self.max_pages} pages", "GET", path)
+            query = None
 
     def _iter_server(
         self, path: str, group: str, params: Mapping[str, Any] | None = None

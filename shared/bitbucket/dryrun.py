@@ -40,6 +40,8 @@ def _answer(method: str, url: str, body: Any) -> Any:
     commit = _COMMIT.search(url)
     if commit:
         return {"hash": commit.group(1), "id": commit.group(1)}
+    if url.endswith("/pipelines/"):
+        return {"page": 1, "pagelen": 10, "size": 0, "values": []}  # Cloud's default pagelen
     if "/pipelines/" in url:
         state = {"name": "COMPLETED", "result": {"name": "SUCCESSFUL"}}
         return {"uuid": "{dry-run}", "build_number": 0, "state": state}

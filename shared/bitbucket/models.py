@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 BuildState = Literal["INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED", "CANCELLED", "UNKNOWN"]
@@ -68,13 +69,29 @@ class BuildStatus:
 
 
 @dataclass(frozen=True)
+class PipelineVariable:
+    """A variable a run was started with; Bitbucket blanks the value of a secured one."""
+
+    key: str
+    value: str
+    secured: bool = False
+
+
+@dataclass(frozen=True)
 class Pipeline:
-    """A Bitbucket Pipelines run and where it stands."""
+    """A Bitbucket Pipelines run and where it stands.
+
+    `variables` is None when the answer did not carry the field at all, which is not the same
+    as a run started without variables (an empty tuple).
+    https://developer.atlassian.com/cloud/bitbucket/rest/api-group-pipelines/#api-repositories-workspace-repo-slug-pipelines-pipeline-uuid-get
+    """
 
     uuid: str
     build_number: int
     state: str
     result: str | None = None
+    created_on: datetime | None = None
+    variables: tuple[PipelineVariable, ...] | None = None
 
     @property
     def finished(self) -> bool:
@@ -87,16 +104,47 @@ class Pipeline:
             "PAUSED" in (self.state, self.result) or self.result == "HALTED"
         )
 
+    def variable(self, key: str) -> str | None:
+        """The value of variable `key`, or None when the run has no such (readable) variable."""
+        for variable in self.variables or ():
+            if variable.key == key and not variable.secured:
+                return variable.value
+        return None
+
     @classmethod
     def from_cloud(cls, data: dict[str, Any]) -> Pipeline:
         state = data.get("state") or {}
         result = state.get("result") or state.get("stage") or {}
+        variables = data.get("variables")
         return cls(
             uuid=str(data.get("uuid", "")),
             build_number=int(data.get("build_number") or 0),
             state=str(state.get("name", "UNKNOWN")),
             result=str(result["name"]) if result.get("name") else None,
+            created_on=_timestamp(data.get("created_on")),
+            variables=None
+            if variables is None
+            else tuple(
+                PipelineVariable(
+                    key=str(item.get("key", "")),
+                    value=str(item.get("value") or ""),
+                    secured=bool(item.get("secured", False)),
+                )
+                for item in variables
+                if isinstance(item, dict)
+            ),
         )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time as Bitbucket writes it ("2026-11-30T08:05:37.123456+00:00", "...Z")."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

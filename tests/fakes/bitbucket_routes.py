@@ -6,6 +6,7 @@ import itertools
 import re
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from tests.fakes.bitbucket_server import (
     Answer,
@@ -87,6 +88,25 @@ def trigger_pipeline(fake: FakeBitbucket, params: dict[str, str], _: Any, body: 
     with fake.lock:
         fake.pipelines[run.uuid] = run
     return 201, run.document(), {}
+
+
+def list_pipelines(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    """Runs of a repository, filtered by `target.commit.hash`, sorted by `created_on`."""
+    sort = query.get("sort", "created_on")
+    if sort.lstrip("-") != "created_on":
+        return 400, error_document(fake.product, f"Invalid sort attribute provided {sort!r}"), {}
+    commit = query.get("target.commit.hash")
+    with fake.lock:
+        runs = [
+            run
+            for run in fake.pipelines.values()
+            if run.repository == _repo(params) and (commit is None or run.commit == commit)
+        ]
+    runs.sort(key=lambda run: (run.created_on, run.build_number), reverse=sort.startswith("-"))
+    path = f"/2.0/repositories/{params['ws']}/{params['repo']}/pipelines/"
+    return 200, cloud_page(fake, [run.document() for run in runs], query, path), {}
 
 
 def get_pipeline(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answer:
@@ -283,7 +303,8 @@ def cloud_page(
         "values": chunk,
     }
     if page * size < len(items) and path.startswith("/"):
-        document["next"] = f"{fake.base_url}{path}?pagelen={size}&page={page + 1}"
+        following = urlencode({**query, "pagelen": size, "page": page + 1})
+        document["next"] = f"{fake.base_url}{path}?{following}"
     return document
 
 
@@ -313,6 +334,7 @@ CLOUD: PatternRoutes = [
     ("POST", _p(_CLOUD_REPO + "/commit/{sha}/statuses/build"), post_status),
     ("GET", _p(_CLOUD_REPO + "/commit/{sha}/statuses"), list_statuses),
     ("POST", _p(_CLOUD_REPO + "/pipelines/?"), trigger_pipeline),
+    ("GET", _p(_CLOUD_REPO + "/pipelines/?"), list_pipelines),
     ("GET", _p(_CLOUD_REPO + "/pipelines/{uuid}"), get_pipeline),
     ("POST", _p(_CLOUD_REPO + "/pipelines/{uuid}/stopPipeline"), stop_pipeline),
     ("GET", _p("/2.0/workspaces/{ws}/members"), workspace_members),

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -43,13 +44,20 @@ class Recorded:
 
 @dataclass
 class PipelineRun:
+    """A run as triggered; its document is Cloud's `pipeline` object, secured values blanked."""
+
     uuid: str
     build_number: int
     repository: str
     body: dict[str, Any]
+    created_on: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: str = "PENDING"
     result: str | None = None
     gets: int = 0
+
+    @property
+    def commit(self) -> str | None:
+        return ((self.body.get("target") or {}).get("commit") or {}).get("hash")
 
     def document(self) -> dict[str, Any]:
         state: dict[str, Any] = {"name": self.state, "type": "pipeline_state"}
@@ -61,7 +69,16 @@ class PipelineRun:
             "build_number": self.build_number,
             "state": state,
             "target": self.body.get("target", {}),
+            "created_on": self.created_on.isoformat(),
+            "variables": [_public_variable(v) for v in self.body.get("variables") or ()],
         }
+
+
+def _public_variable(variable: dict[str, Any]) -> dict[str, Any]:
+    public = {"type": "pipeline_variable", **variable}
+    if public.get("secured"):
+        public["value"] = ""
+    return public
 
 
 @dataclass
@@ -297,11 +314,14 @@ class _Handler(QuietHandler):
         body = _json_or_text(raw)
         consumer = fake.consumer_of(authorization)
         page = _page_number(query, fake.product, fake.max_page)
-        status = self._respond(method, path, query, body, consumer, page)
+        answer = self._respond(method, path, query, body, consumer, page)
+        # Recorded before the answer is sent: a client that has its answer sees the record.
         with fake.lock:
             fake.recorded.append(
-                Recorded(method, path, query, body, consumer, status, time.monotonic())
+                Recorded(method, path, query, body, consumer, answer[0], time.monotonic())
             )
+        if answer[0]:
+            self._answer(*answer)
 
     def _respond(
         self,
@@ -311,28 +331,29 @@ class _Handler(QuietHandler):
         body: Any,
         consumer: str | None,
         page: int | None,
-    ) -> int:
+    ) -> Answer:
+        """What to answer; status 0 when the connection is to be dropped instead."""
         fake = self.fake
         if consumer is None:
-            return self._answer(401, error_document(fake.product, "Unauthorized"), {})
+            return 401, error_document(fake.product, "Unauthorized"), {}
         if not fake.budget.admit(consumer):
             headers = {"Retry-After": "1"} if fake.product == "server" else {}
-            return self._answer(429, error_document(fake.product, "Rate limit exceeded"), headers)
+            return 429, error_document(fake.product, "Rate limit exceeded"), headers
         faults = {fault.kind: fault for fault in fake.faults.take(method, path, page)}
         if "delay" in faults:
             time.sleep(faults["delay"].seconds)
         if "drop" in faults:
             self.close_connection = True
-            return 0
+            return 0, None, {}
         if "status" in faults:
             status = faults["status"].status
-            return self._answer(status, error_document(fake.product, f"injected {status}"), {})
+            return status, error_document(fake.product, f"injected {status}"), {}
         status, answer, headers = fake.route(method, path, query, body)
         if fake.product == "cloud":
             headers = {**headers, "X-OAuth-Scopes": fake.scopes.get(consumer, "")}
-        return self._answer(status, answer, headers)
+        return status, answer, headers
 
-    def _answer(self, status: int, answer: Any, headers: dict[str, str]) -> int:
+    def _answer(self, status: int, answer: Any, headers: dict[str, str]) -> None:
         data = b"" if answer is None else _encode(answer)
         self.send_response(status)
         kind = "text/plain" if isinstance(answer, str) else "application/json"
@@ -343,7 +364,6 @@ class _Handler(QuietHandler):
         self.end_headers()
         if data:
             self.wfile.write(data)
-        return status
 
 
 def _encode(answer: Any) -> bytes:

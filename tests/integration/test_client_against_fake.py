@@ -11,7 +11,7 @@ from multiprocessing import get_context
 import pytest
 import redis
 
-from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.client import JOB_ID_VARIABLE, BitbucketClient
 from shared.bitbucket.errors import AuthFailed, BitbucketUnavailable, RateLimited
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.models import BuildStatus
@@ -148,3 +148,28 @@ def test_a_slow_answer_past_the_read_timeout_is_retryable(
     with pytest.raises(BitbucketUnavailable, match="ReadTimeout"):
         client.current_user()
     assert client.current_user().name == "relay"
+
+
+def test_a_triggered_run_is_found_again_by_its_job_id(fake: FakeBitbucket, redis_url: str) -> None:
+    client = _client(fake, redis_url)
+    fake.max_page = 2  # Bitbucket caps pagelen; a small cap makes the search turn a page
+    other_sha = "0" * 40
+    job_created = time.time()
+
+    def trigger(sha: str, job: str) -> str:
+        target = {"type": "pipeline_commit_target", "commit": {"type": "commit", "hash": sha}}
+        variables = [{"key": JOB_ID_VARIABLE, "value": job, "secured": False}]
+        return client.trigger_pipeline("ws/repo", target, variables).uuid
+
+    wanted = trigger(SHA, "job-a")
+    trigger(other_sha, "job-b")
+    trigger(SHA, "job-c")
+    trigger(SHA, "job-d")
+
+    found = client.find_pipeline_for_job("ws/repo", SHA, "job-a", created_after=job_created)
+    assert found is not None and found.uuid == wanted
+    listings = fake.requests_to("/2.0/repositories/ws/repo/pipelines/", "GET")
+    assert [r.query.get("page", "1") for r in listings] == ["1", "2"]
+    assert {r.query["target.commit.hash"] for r in listings} == {SHA}
+    assert client.find_pipeline_for_job("ws/repo", SHA, "job-b") is None
+    assert client.find_pipeline_for_job("ws/repo", other_sha, "job-b") is not None

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.bitbucket.client import JOB_ID_VARIABLE
 from shared.jobs.planning import job_id
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.fakes.platform import FakePlatform
@@ -124,6 +125,7 @@ def test_a_cloud_push_runs_one_pipeline_and_shows_its_progress(
         "DATACHAIN_TRIGGER": ("git_push", False),
         "DATACHAIN_WEBHOOK_SECRET": ("hush", True),
         "STUDIO": ("https://s.example", False),
+        JOB_ID_VARIABLE: (expected_id, False),
     }
     status = cloud.statuses(CLOUD_REPO, CLOUD_SHA)[-1]
     assert status["key"] == "datachain/processing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import fakeredis
@@ -12,7 +13,13 @@ import httpx
 import pytest
 import redis
 
-from shared.bitbucket.client import BitbucketClient, NotSupported
+from shared.bitbucket.client import (
+    FIND_MAX_PAGES,
+    FIND_PAGE_SIZE,
+    JOB_ID_VARIABLE,
+    BitbucketClient,
+    NotSupported,
+)
 from shared.bitbucket.errors import (
     AuthFailed,
     BitbucketRejected,
@@ -315,3 +322,104 @@ def test_dry_run_sends_nothing_and_answers_harmlessly() -> None:
     assert pipeline.state == "PENDING"
     assert client.resolve_commit("ws/repo", "d7f300a") == "d7f300a"
     assert list(client.iter_workspace_members("ws")) == []
+
+
+JOB = "job-7"
+JOB_CREATED = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+
+
+def _run(number: int, minutes_after_job: float, variables: list[dict[str, Any]] | None) -> Any:
+    """A listed Cloud `pipeline` object; `variables` None leaves the field out."""
+    created = datetime.fromtimestamp(JOB_CREATED + 60 * minutes_after_job, UTC)
+    run: dict[str, Any] = {
+        "type": "pipeline",
+        "uuid": f"{{run-{number}}}",
+        "build_number": number,
+        "state": {"name": "IN_PROGRESS", "type": "pipeline_state"},
+        "created_on": created.isoformat(),
+    }
+    if variables is not None:
+        run["variables"] = variables
+    return run
+
+
+def _job_var(value: str) -> dict[str, Any]:
+    return {"type": "pipeline_variable", "key": JOB_ID_VARIABLE, "value": value, "secured": False}
+
+
+def _pipeline_pages(*pages: list[Any], endless: bool = False) -> Handler:
+    """The pipelines list in pages of Cloud's shape; `endless` always offers a next page."""
+
+    def api(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("page", "1"))
+        values = pages[number - 1] if number <= len(pages) else pages[-1]
+        body: dict[str, Any] = {"page": number, "pagelen": FIND_PAGE_SIZE, "values": values}
+        if endless or number < len(pages):
+            body["next"] = f"{CLOUD}/repositories/ws/repo/pipelines/?page={number + 1}"
+        return httpx.Response(200, json=body)
+
+    return api
+
+
+def _find(recorder: Recorder) -> Any:
+    client = _client(recorder)
+    return client.find_pipeline_for_job("ws/repo", SHA, JOB, created_after=JOB_CREATED)
+
+
+def test_the_run_carrying_the_job_id_is_found_on_the_second_page() -> None:
+    first = [_run(9, 5, [_job_var("job-8")]), _run(8, 4, [])]
+    second = [_run(7, 3, [{"key": "OTHER", "value": JOB}, _job_var(JOB)])]
+    recorder = Recorder(_token_then(_pipeline_pages(first, second)))
+
+    found = _find(recorder)
+
+    assert (found.uuid, found.build_number, found.variable(JOB_ID_VARIABLE)) == ("{run-7}", 7, JOB)
+    query = recorder.api_calls()[0].url.params
+    assert recorder.api_calls()[0].url.path == "/2.0/repositories/ws/repo/pipelines/"
+    assert (query["target.commit.hash"], query["sort"]) == (SHA, "-created_on")
+    assert query["pagelen"] == str(FIND_PAGE_SIZE)
+
+
+def test_no_run_with_the_job_id_means_none() -> None:
+    page = [_run(2, 1, [_job_var("job-other")]), _run(1, 0, [])]
+    recorder = Recorder(_token_then(_pipeline_pages(page)))
+    assert _find(recorder) is None
+    assert len(recorder.api_calls()) == 1
+
+
+def test_a_run_without_the_variable_or_with_it_secured_is_not_the_jobs() -> None:
+    secured = {**_job_var(""), "secured": True}
+    page = [_run(3, 2, [{"key": "DATACHAIN_TRIGGER", "value": "git_push"}]), _run(2, 1, [secured])]
+    assert _find(Recorder(_token_then(_pipeline_pages(page)))) is None
+
+
+def test_a_listed_run_without_variables_is_read_by_uuid() -> None:
+    listing = _pipeline_pages([_run(4, 1, None)])
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/pipelines/"):
+            return listing(request)
+        return httpx.Response(200, json=_run(4, 1, [_job_var(JOB)]))
+
+    recorder = Recorder(_token_then(api))
+    assert _find(recorder).uuid == "{run-4}"
+    assert recorder.api_calls()[1].url.path == "/2.0/repositories/ws/repo/pipelines/{run-4}"
+
+
+def test_the_search_stops_at_a_run_older_than_the_job() -> None:
+    page = [_run(6, 1, []), _run(5, -60, [_job_var(JOB)]), _run(4, -61, None)]
+    recorder = Recorder(_token_then(_pipeline_pages(page, endless=True)))
+    assert _find(recorder) is None
+    assert len(recorder.api_calls()) == 1
+
+
+def test_the_search_reads_a_bounded_number_of_pages() -> None:
+    page = [_run(n, 10, [_job_var("job-other")]) for n in range(3)]
+    recorder = Recorder(_token_then(_pipeline_pages(page, endless=True)))
+    assert _find(recorder) is None
+    assert len(recorder.api_calls()) == FIND_MAX_PAGES
+
+
+def test_dry_run_finds_no_pipeline() -> None:
+    client = build_client(BitbucketSettings(), fakeredis.FakeRedis())
+    assert client.find_pipeline_for_job("ws/repo", SHA, JOB) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.client import JOB_ID_VARIABLE, BitbucketClient
 from shared.bitbucket.models import Pipeline
 from shared.jobs import data_change
 from shared.jobs.model import JobRequest
@@ -34,7 +34,8 @@ def variables(
     request: JobRequest, rule: JobRule | None, settings: BitbucketSettings
 ) -> list[dict[str, Any]]:
     """`pipelines.customVariables`, then the rule's (or the data-change trigger's), then the
-    request's; secured by name."""
+    request's; secured by name. Last, JOB_ID_VARIABLE (never secured, never overridden), by
+    which a recovering worker finds a run it may already have started."""
     runner = rule.pipeline if rule else None
     trigger = settings.pipelines.data_change
     merged = {
@@ -42,8 +43,9 @@ def variables(
         **(runner.variables if runner else {}),
         **(trigger.variables if request.rule == data_change.RULE else {}),
         **request.variables,
+        JOB_ID_VARIABLE: request.job_id,
     }
-    secured = set(runner.secured) if runner else set()
+    secured = (set(runner.secured) if runner else set()) - {JOB_ID_VARIABLE}
     return [
         {"key": key, "value": value, "secured": key in secured}
         for key, value in sorted(merged.items())
