@@ -8,6 +8,7 @@ from shared.celery_config import celery_config
 from shared.config import load_settings
 from shared.settings import Settings
 from shared.task_names import SYNC_TEAMS
+from workers.broker import transport_for
 
 TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs", "workers.tasks.teams"]
 
@@ -15,7 +16,8 @@ TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs", "workers.tasks.tea
 def make_celery(settings: Settings) -> Celery:
     """A Celery app configured from settings; task modules are imported by name."""
     app = Celery("bbrelay", include=TASK_MODULES, set_as_current=True)
-    app.conf.update(celery_config(settings))
+    config = celery_config(settings)
+    app.conf.update(config, broker_transport=transport_for(config["broker_url"]))
     if settings.team_sync.enabled:
         interval = settings.teams.sync_interval
         app.conf.beat_schedule = {
