@@ -119,6 +119,13 @@ class EmbeddedRedis:
         if process.stderr is not None:
             process.stderr.close()
 
+    def kill(self) -> None:
+        """Stop redis-server as a crash would (SIGKILL): no last AOF write; then as `stop`."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self.stop()
+
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
 

@@ -8,6 +8,7 @@ from shared.celery_config import celery_config
 from shared.config import load_settings
 from shared.settings import Settings
 from shared.task_names import SYNC_TEAMS
+from workers.broker import transport_for
 
 TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs", "workers.tasks.teams"]
 
@@ -20,7 +21,8 @@ def make_celery(settings: Settings) -> Celery:
         set_as_current=True,
         task_cls="workers.tasks.base:RelayTask",
     )
-    app.conf.update(celery_config(settings))
+    config = celery_config(settings)
+    app.conf.update(config, broker_transport=transport_for(config["broker_url"]))
     if settings.team_sync.enabled:
         interval = settings.teams.sync_interval
         app.conf.beat_schedule = {

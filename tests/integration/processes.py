@@ -101,6 +101,15 @@ def receiver(env: Mapping[str, str], tmp: Path, workers: int = 2) -> Iterator[st
 @contextmanager
 def worker(env: Mapping[str, str], tmp: Path, concurrency: int = 1) -> Iterator[Path]:
     """A Celery worker consuming the service queue; yields its log file once it is ready."""
+    with worker_process(env, tmp, concurrency) as (_proc, log):
+        yield log
+
+
+@contextmanager
+def worker_process(
+    env: Mapping[str, str], tmp: Path, concurrency: int = 1
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A Celery worker as `worker` starts it; yields its main process and log once ready."""
     log = tmp / f"worker-{time.monotonic_ns()}.log"
     argv = [
         str(BIN / "celery"),
@@ -120,7 +129,7 @@ def worker(env: Mapping[str, str], tmp: Path, concurrency: int = 1) -> Iterator[
     ]
     with running(argv, env, log) as proc:
         wait_until(lambda: b"ready" in log.read_bytes(), proc, log)
-        yield log
+        yield proc, log
 
 
 @contextmanager
