@@ -64,6 +64,8 @@ class DataChangeTrigger:
     enabled: bool = False
     branch: str = "main"
     variables: dict[str, str] = field(default_factory=dict, repr=False)  # values may be secrets
+    repositories: tuple[str, ...] = ()  # globs the trigger may run on; empty: the access lists
+    allowed_variables: tuple[str, ...] = ()  # names a request may set
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class PipelinesSettings:
     data_change: DataChangeTrigger = field(default_factory=DataChangeTrigger)
     custom_variables: dict[str, str] = field(default_factory=dict, repr=False)  # may be secrets
     poll_interval: float = 15.0  # how often a running Pipelines run is looked at
+    secured_variables: tuple[str, ...] = ()  # names sent secured in every run
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class PipelineRunner:
 @dataclass(frozen=True)
 class HttpRunner:
     url: str
-    secret: Secret | None = None
+    secret: Secret  # signs the job body and derives the job's status token
     timeout: float = 3600.0
 
 
@@ -151,7 +154,7 @@ class TeamSyncSettings:
 @dataclass(frozen=True)
 class TeamSink:
     url: str
-    secret: Secret | None = None
+    secret: Secret  # signs every body sent
 
 
 @dataclass(frozen=True)

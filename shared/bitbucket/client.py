@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
 from shared.bitbucket import paths
 from shared.bitbucket.errors import BitbucketRejected, ForbiddenHost
 from shared.bitbucket.models import BuildStatus, Group, Pipeline, User, Webhook, WebhookSpec
+from shared.bitbucket.transport import origin
 from shared.settings import Product
 
 CLOUD_PAGE_SIZE = 100
@@ -44,7 +44,7 @@ class BitbucketClient:
         self.api_url = api_url.rstrip("/")
         self.sender = sender
         self.max_pages = max_pages
-        self._api_host = urlsplit(self.api_url).netloc.lower()
+        self._api_origin = origin(self.api_url)
 
     # -- account ---------------------------------------------------------------------------
 
@@ -238,8 +238,8 @@ class BitbucketClient:
             url = page.get("next")
             if not url:
                 return
-            if urlsplit(url).netloc.lower() != self._api_host:
-                raise ForbiddenHost(f"refusing a next link to {urlsplit(url).netloc}")
+            if origin(url) != self._api_origin:
+                raise ForbiddenHost(f"refusing a next link to {origin(url)}")
             params = None
         raise BitbucketRejected.refused(200, f"more than {self.max_pages} pages", "GET", path)
 
