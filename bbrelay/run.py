@@ -35,7 +35,8 @@ def flower_auth(var: Path, environ: Mapping[str, str]) -> str:
     return path.read_text().strip()
 
 
-def commands(var: Path, port: int, concurrency: int, auth: str) -> list[NamedCommand]:
+def commands(var: Path, port: int, concurrency: int) -> list[NamedCommand]:
+    """The processes; Flower reads its basic auth from FLOWER_BASIC_AUTH, never argv."""
     celery = _bin("celery")
     return [
         NamedCommand(
@@ -82,7 +83,6 @@ def commands(var: Path, port: int, concurrency: int, auth: str) -> list[NamedCom
                 "flower",
                 "--address=127.0.0.1",
                 f"--port={port + 1}",
-                f"--basic-auth={auth}",
                 "--loglevel=warning",
             ],
         ),
@@ -104,6 +104,7 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
         metrics_dir.mkdir()
         env |= {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "PORT": str(port)}
         auth = flower_auth(var, env)
+        env["FLOWER_BASIC_AUTH"] = auth  # not on the command line, which every user can read
         receiver_url = f"http://127.0.0.1:{port}"
         shared_env = {
             key: env[key] for key in ("BBRELAY_REDIS_URL", "BBRELAY_ENV", "BBRELAY_VAR_DIR")
@@ -119,7 +120,7 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
             port + 1,
             auth,
         )
-        return run_processes(commands(var, port, concurrency, auth), env)
+        return run_processes(commands(var, port, concurrency), env)
     return 0
 
 

@@ -6,7 +6,7 @@ import redis
 import structlog
 from flask import Flask
 
-from receiver import api, health, jobs_api, webhooks
+from receiver import api, errors, health, jobs_api, webhooks
 from receiver.enqueue import CeleryEnqueuer, Enqueuer
 from receiver.intake import Intake
 from shared.config import load_settings
@@ -53,4 +53,5 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(jobs_api.bp)
     app.register_blueprint(health.bp)
+    errors.register(app)
     return app

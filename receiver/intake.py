@@ -35,14 +35,28 @@ class Answer:
     log_fields: dict[str, Any] = field(default_factory=dict)
 
 
+<<<<<<< HEAD
 class RingUnreadable(Exception):
     """Redis did not answer when the rotated webhook secrets were needed."""
+=======
+# A delivery id becomes part of Redis keys: only UUID-like ids (Cloud sends `{uuid}`) pass.
+_DELIVERY_ID_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_{}"
+)
+_DELIVERY_ID_MAX = 64
+>>>>>>> security
 
 
 def delivery_id_from(headers: Headers) -> str:
-    """Cloud sends X-Request-UUID, Server/DC X-Request-Id; without either, make one up."""
-    given = headers.get("X-Request-UUID") or headers.get("X-Request-Id")
-    return given.strip() if given else f"gen-{uuid.uuid4()}"
+    """Cloud sends X-Request-UUID, Server/DC X-Request-Id; without either, or with one that is
+    not UUID-like (at most 64 letters, digits, `-`, `_`, `{`, `}`), make one up."""
+    given = (headers.get("X-Request-UUID") or headers.get("X-Request-Id") or "").strip()
+    if given and len(given) <= _DELIVERY_ID_MAX and _DELIVERY_ID_CHARACTERS.issuperset(given):
+        return given
+    made_up = f"gen-{uuid.uuid4()}"
+    if given:
+        log.warning("webhook.delivery_id_replaced", delivery_id=made_up, given_length=len(given))
+    return made_up
 
 
 class Intake:

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from marshmallow import ValidationError
 
@@ -57,6 +58,7 @@ TEAMS = "global.teams.bitbucket"
 RELAY = "global.relay"
 Environment = Literal["development", "production"]
 HookScope = Literal["repository", "workspace", "project"]
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _PRODUCT_NAMES = {"cloud": "Bitbucket Cloud", "server": "Bitbucket Server/Data Center"}
 _SERVER_EQUIVALENT: dict[str, str] = {cloud: server for cloud, server in ALIASES.values()}
 _CLOUD_EQUIVALENT: dict[str, str] = {server: cloud for cloud, server in ALIASES.values()}
@@ -81,15 +83,17 @@ class SettingsBuilder:
         self.problems = problems
         self.warnings: list[str] = []
         self.secrets = SecretSource(env, problems)
+        self.environment: Environment = "production"
 
     def settings(self, source: str | None) -> Settings:
         """Everything, built as far as the values allow; problems are left in `self.problems`."""
-        bitbucket = self.bitbucket()
+        relay = self.relay()
+        self.environment = relay.environment
         return Settings(
-            bitbucket=bitbucket,
+            bitbucket=self.bitbucket(),
             team_sync=self.team_sync(),
             teams=self.teams(),
-            relay=self.relay(),
+            relay=relay,
             monitoring=self.monitoring,
             warnings=tuple(self.warnings),
             source=source,
@@ -122,11 +126,16 @@ class SettingsBuilder:
             )
         base = url or "https://bitbucket.invalid"
         oauth = _section(git, "oauth")
-        api_url = self.env_text("BBRELAY_API_URL", Url()) or git.get("apiUrl")
-        api_url = api_url or (DEFAULT_CLOUD_API_URL if product == "cloud" else f"{base}/rest")
-        token_url = self.env_text("BBRELAY_TOKEN_URL", Url()) or oauth.get("tokenUrl")
-        token_url = token_url or (
+        given_api_url = self.env_text("BBRELAY_API_URL", Url()) or git.get("apiUrl")
+        api_url = given_api_url or (DEFAULT_CLOUD_API_URL if product == "cloud" else f"{base}/rest")
+        given_token_url = self.env_text("BBRELAY_TOKEN_URL", Url()) or oauth.get("tokenUrl")
+        token_url = given_token_url or (
             DEFAULT_TOKEN_URL if product == "cloud" else f"{base}/rest/oauth2/latest/token"
+        )
+        self.require_https(url, self.source("BBRELAY_BITBUCKET_URL", f"{GIT}.url"))
+        self.require_https(given_api_url, self.source("BBRELAY_API_URL", f"{GIT}.apiUrl"))
+        self.require_https(
+            given_token_url, self.source("BBRELAY_TOKEN_URL", f"{GIT}.oauth.tokenUrl")
         )
         token = self.secrets.from_env("BBRELAY_BITBUCKET_TOKEN") or self.secrets.from_section(
             git, "token", GIT
@@ -157,7 +166,7 @@ class SettingsBuilder:
             tls=self.tls(),
             repositories=_access_lists(_section(git, "repositories")),
             workspaces=_access_lists(_section(git, "workspaces")),
-            pipelines=_pipelines(_section(git, "pipelines")),
+            pipelines=self.pipelines(),
             build_status=self.build_status(),
             jobs=self.jobs(product),
         )
@@ -371,12 +380,52 @@ class SettingsBuilder:
     def http_runner(self, http: Mapping[str, Any] | None, key: str) -> HttpRunner | None:
         if http is None or not http.get("url"):
             return None
-        secret = self.secrets.from_section(http, "secret", key)
+        secret = self.required_secret(http, key)
+        if secret is None:
+            return None
+        self.require_https(http["url"], f"{key}.url")
         return HttpRunner(
             url=http["url"],
-            secret=Secret(secret) if secret else None,
+            secret=Secret(secret),
             **({"timeout": http["timeout"]} if http.get("timeout") else {}),
         )
+
+    def required_secret(self, section: Mapping[str, Any], key: str) -> str | None:
+        """`secret` (or `secretSecret`) of a section whose outgoing bodies must be signed."""
+        secret = self.secrets.from_section(section, "secret", key)
+        if not secret and not self.problems.about(f"{key}.secret"):
+            self.problems.add(
+                f"{key}.secret", "is required: every body sent there is signed with it"
+            )
+        return secret
+
+    def source(self, env_name: str, key: str) -> str:
+        """Where a value came from, to name in a problem: the variable when set, else the key."""
+        return env_name if self.env.get(env_name) else key
+
+    def require_https(self, url: str | None, key: str) -> None:
+        """Outgoing calls carry secrets: https, except in development or to this machine."""
+        parts = urlsplit(url or "")
+        if not url or parts.scheme == "https" or self.environment == "development":
+            return
+        if (parts.hostname or "") in LOOPBACK_HOSTS:
+            return
+        self.problems.add(key, f"must be an https URL outside development, got {parts.scheme}")
+
+    def pipelines(self) -> PipelinesSettings:
+        """`pipelines`; request-settable names must not shadow configured variables."""
+        section = _section(self.git, "pipelines")
+        settings = _pipelines(section)
+        configured = settings.custom_variables.keys() | settings.data_change.variables.keys()
+        key = f"{GIT}.pipelines.triggers.dataChange.allowedVariables"
+        for index, name in enumerate(settings.data_change.allowed_variables):
+            if name in configured:
+                self.problems.add(
+                    f"{key}[{index}]",
+                    f"{name!r} is already configured (customVariables or dataChange.variables); "
+                    "a request may not replace it",
+                )
+        return settings
 
     # --- global.auth.bitbucket and global.teams.bitbucket ---------------------------------
 
@@ -417,8 +466,11 @@ class SettingsBuilder:
     def sink(self, sink: Mapping[str, Any] | None) -> TeamSink | None:
         if sink is None or not sink.get("url"):
             return None
-        secret = self.secrets.from_section(sink, "secret", f"{TEAMS}.sink")
-        return TeamSink(url=sink["url"], secret=Secret(secret) if secret else None)
+        secret = self.required_secret(sink, f"{TEAMS}.sink")
+        if secret is None:
+            return None
+        self.require_https(sink["url"], f"{TEAMS}.sink.url")
+        return TeamSink(url=sink["url"], secret=Secret(secret))
 
     # --- global.relay -------------------------------------------------------------------
 
@@ -443,7 +495,8 @@ class SettingsBuilder:
             or relay.get("redisUrl")
         )
         api_tokens = self.secrets.from_list(relay.get("apiTokens"), f"{RELAY}.apiTokens")
-        api_tokens += split_list(self.secrets.from_env("BBRELAY_API_TOKEN"))
+        env_token = self.secrets.from_env("BBRELAY_API_TOKEN")  # one token, commas and all
+        api_tokens += [env_token.strip()] if env_token and env_token.strip() else []
         return RelaySettings(
             public_url=self.env_text("BBRELAY_PUBLIC_URL", Url()) or relay.get("publicUrl"),
             api_tokens=tuple(Secret(token) for token in unique(api_tokens)),
@@ -497,8 +550,15 @@ def _pipelines(section: Mapping[str, Any]) -> PipelinesSettings:
         data_change=DataChangeTrigger(
             enabled=bool(change.get("enabled")),
             variables=change.get("variables") or {},
+            repositories=tuple(change.get("repositories") or ()),
+            allowed_variables=tuple(change.get("allowedVariables") or ()),
             **_present(change, {"branch": "branch"}),
         ),
         custom_variables=section.get("customVariables") or {},
+<<<<<<< HEAD
         **_present(section, POLL_KEYS),
+=======
+        secured_variables=tuple(section.get("securedVariables") or ()),
+        **_present(section, {"pollInterval": "poll_interval"}),
+>>>>>>> security
     )

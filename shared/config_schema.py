@@ -141,6 +141,8 @@ class DataChangeSchema(Section):
     enabled = Boolean()
     branch = Text()
     variables = TextMap(secret=True)
+    repositories = TextList()
+    allowedVariables = TextList()
 
 
 class TriggersSchema(Section):
@@ -151,6 +153,7 @@ class PipelinesSchema(Section):
     enabled = Boolean()
     triggers = _nested(TriggersSchema)
     customVariables = TextMap(secret=True)
+    securedVariables = TextList()
     pollInterval = Duration()
     maxPollInterval = Duration()
     maxFollow = Duration()

@@ -26,6 +26,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from shared.event_keys import CLOUD_EVENT_KEYS, SERVER_EVENT_KEYS
 from shared.events import Event
+from shared.repository_names import FULL_NAME_RULE, is_valid_full_name, is_valid_segment
 
 PING = "diagnostics:ping"
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -79,7 +80,18 @@ def _required(schema: type[Schema]) -> fields.Nested:
 
 
 _NON_EMPTY = validate.Length(min=1, error="may not be empty")
-_FULL_NAME = validate.Regexp(r"[^/\s]+/[^/\s]+\Z", error="expected 'workspace/repo_slug'")
+
+
+def _full_name(value: str) -> bool:
+    if not is_valid_full_name(value):
+        raise ValidationError(FULL_NAME_RULE)
+    return True
+
+
+def _segment(value: str) -> bool:
+    if not is_valid_segment(value):
+        raise ValidationError("expected letters, digits, '-', '_', '.' or '~', not only dots")
+    return True
 
 
 class _Hash(_Schema):
@@ -93,7 +105,7 @@ class _CloudActor(_Schema):
 
 
 class _CloudRepository(_Schema):
-    full_name = fields.Str(required=True, validate=_FULL_NAME)
+    full_name = fields.Str(required=True, validate=_full_name)
 
 
 class _CloudBase(_Schema):
@@ -165,11 +177,11 @@ class _CloudCommitStatusPayload(_CloudBase):
 
 
 class _ServerProject(_Schema):
-    key = fields.Str(required=True, validate=_NON_EMPTY)
+    key = fields.Str(required=True, validate=_segment)
 
 
 class _ServerRepository(_Schema):
-    slug = fields.Str(required=True, validate=_NON_EMPTY)
+    slug = fields.Str(required=True, validate=_segment)
     project = _required(_ServerProject)
 
 

@@ -64,6 +64,8 @@ class DataChangeTrigger:
     enabled: bool = False
     branch: str = "main"
     variables: dict[str, str] = field(default_factory=dict, repr=False)  # values may be secrets
+    repositories: tuple[str, ...] = ()  # globs the trigger may run on; empty: the access lists
+    allowed_variables: tuple[str, ...] = ()  # names a request may set
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class PipelinesSettings:
     poll_interval: float = 15.0  # how often a running Pipelines run is looked at
     max_poll_interval: float = 3600.0  # the cap a paused run's looks back off to
     max_follow: float = 24 * 3600.0  # a run followed this long is given up (job STOPPED)
+    secured_variables: tuple[str, ...] = ()  # names sent secured in every run
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class PipelineRunner:
 @dataclass(frozen=True)
 class HttpRunner:
     url: str
-    secret: Secret | None = None
+    secret: Secret  # signs the job body and derives the job's status token
     timeout: float = 3600.0
 
 
@@ -153,7 +156,7 @@ class TeamSyncSettings:
 @dataclass(frozen=True)
 class TeamSink:
     url: str
-    secret: Secret | None = None
+    secret: Secret  # signs every body sent
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
 from shared.bitbucket import paths
 from shared.bitbucket.errors import BitbucketRejected, ForbiddenHost
 from shared.bitbucket.models import BuildStatus, Group, Pipeline, User, Webhook, WebhookSpec
+from shared.bitbucket.transport import origin
 from shared.settings import Product
 
 CLOUD_PAGE_SIZE = 100
@@ -53,7 +53,7 @@ class BitbucketClient:
         self.api_url = api_url.rstrip("/")
         self.sender = sender
         self.max_pages = max_pages
-        self._api_host = urlsplit(self.api_url).netloc.lower()
+        self._api_origin = origin(self.api_url)
 
     # -- account ---------------------------------------------------------------------------
 
@@ -292,9 +292,16 @@ class BitbucketClient:
             url = page.get("next") or ""
             if not url:
                 return
+<<<<<<< HEAD
             if urlsplit(url).netloc.lower() != self._api_host:
                 raise ForbiddenHost(f"refusing a next link to {urlsplit(url).netloc}")
             query = None
+=======
+            if origin(url) != self._api_origin:
+                raise ForbiddenHost(f"refusing a next link to {origin(url)}")
+            params = None
+        raise BitbucketRejected.refused(200, f"more than {self.max_pages} pages", "GET", path)
+>>>>>>> security
 
     def _iter_server(
         self, path: str, group: str, params: Mapping[str, Any] | None = None

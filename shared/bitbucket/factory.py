@@ -6,7 +6,6 @@ import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import redis
@@ -15,7 +14,7 @@ from shared.bitbucket.auth import credentials_from_settings
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.dryrun import DryRunSender
 from shared.bitbucket.oauth_client import OAuth2Client
-from shared.bitbucket.transport import Sender
+from shared.bitbucket.transport import Sender, origin
 from shared.ratelimit import ConsumerPool, TokenBucket
 from shared.settings import BitbucketSettings
 
@@ -43,8 +42,8 @@ def http_options(settings: BitbucketSettings) -> dict[str, object]:
     }
 
 
-def allowed_hosts(settings: BitbucketSettings) -> frozenset[str]:
-    return frozenset(urlsplit(url).netloc.lower() for url in (settings.api_url, settings.token_url))
+def allowed_origins(settings: BitbucketSettings) -> frozenset[str]:
+    return frozenset(origin(url) for url in (settings.api_url, settings.token_url))
 
 
 def build_client(
@@ -77,7 +76,7 @@ def build_client(
         http,
         credentials,
         pool,
-        allowed_hosts=allowed_hosts(settings),
+        allowed_origins=allowed_origins(settings),
         max_inline_wait=max_inline_wait,
         sleep=sleep or time.sleep,
     )

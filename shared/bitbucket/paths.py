@@ -10,6 +10,10 @@ from shared.settings import Product
 
 
 def _q(part: str) -> str:
+    """One path segment, percent-encoded; `.` and `..` (which quoting leaves as they are and
+    the HTTP client would resolve into another path) are refused."""
+    if not part.strip("."):
+        raise ValueError(f"{part!r} is not a name: it would change the path")
     return quote(part, safe="")
 
 

@@ -31,6 +31,12 @@ log = structlog.get_logger(__name__)
 BUCKET_GROUP = "api"
 
 
+def origin(url: str) -> str:
+    """`scheme://host[:port]`, lowercased, as URLs are compared before any call."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 class Sender:
     """Sends requests to the configured Bitbucket hosts as one of the pooled consumers."""
 
@@ -40,7 +46,7 @@ class Sender:
         credentials: Sequence[Credential],
         pool: ConsumerPool,
         *,
-        allowed_hosts: frozenset[str],
+        allowed_origins: frozenset[str],
         max_inline_wait: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -49,7 +55,7 @@ class Sender:
         self.http = http
         self.credentials = {credential.identity: credential for credential in credentials}
         self.pool = pool
-        self.allowed_hosts = allowed_hosts
+        self.allowed_origins = allowed_origins
         self.max_inline_wait = max_inline_wait
         self.sleep = sleep
 
@@ -76,9 +82,10 @@ class Sender:
         raise AssertionError("unreachable")
 
     def check_host(self, url: str) -> None:
-        host = urlsplit(url).netloc.lower()
-        if host not in self.allowed_hosts:
-            raise ForbiddenHost(f"refusing to call {host}: not a configured Bitbucket host")
+        """Only the configured origins: scheme and host both, so https never becomes http."""
+        target = origin(url)
+        if target not in self.allowed_origins:
+            raise ForbiddenHost(f"refusing to call {target}: not a configured Bitbucket origin")
 
     def _take_token(self) -> Credential:
         waited = 0.0

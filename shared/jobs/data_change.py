@@ -7,7 +7,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from shared.access import event_allowed, matches_any
 from shared.jobs.model import JobRequest
+from shared.repository_names import FULL_NAME_RULE, is_valid_full_name
 from shared.settings import BitbucketSettings
 
 RULE = "data-change"
@@ -16,6 +18,10 @@ CONTEXT = "dataChange"
 
 class TriggerRefused(ValueError):
     """The request cannot start a data-change run; the message says why."""
+
+
+class RepositoryNotServed(TriggerRefused):
+    """The repository is outside what the relay serves, or what the trigger may run on."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,10 @@ def parse(body: Any, idempotency_key: str | None) -> DataChangeRequest:
     if unknown:
         raise TriggerRefused(f"unknown field(s): {', '.join(unknown)}")
     repository = body.get("repository")
-    if not isinstance(repository, str) or "/" not in repository:
+    if not isinstance(repository, str):
         raise TriggerRefused("repository: required, as 'workspace/repo'")
+    if not is_valid_full_name(repository):
+        raise TriggerRefused(f"repository: {FULL_NAME_RULE}")
     for name in ("branch", "commit"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise TriggerRefused(f"{name}: must be a string")
@@ -51,12 +59,22 @@ def parse(body: Any, idempotency_key: str | None) -> DataChangeRequest:
 
 
 def job_request(trigger: DataChangeRequest, settings: BitbucketSettings) -> JobRequest:
-    """The job for a data-change run; an Idempotency-Key makes a repeated call one job."""
+    """The job for a data-change run; an Idempotency-Key makes a repeated call one job.
+
+    Raises RepositoryNotServed outside the access lists and `dataChange.repositories`, and
+    TriggerRefused for a variable name the configuration does not let a request set."""
     config = settings.pipelines.data_change
     if not (settings.pipelines.enabled and config.enabled):
         raise TriggerRefused("pipelines.triggers.dataChange is not enabled")
     if settings.product != "cloud":
         raise TriggerRefused("Bitbucket Pipelines exists only on Bitbucket Cloud")
+    check_repository(trigger.repository, settings)
+    refused = sorted(set(trigger.variables) - set(config.allowed_variables))
+    if refused:
+        raise TriggerRefused(
+            f"variables: {', '.join(refused)} may not be set by a request "
+            "(pipelines.triggers.dataChange.allowedVariables lists those that may)"
+        )
     seed = trigger.idempotency_key or uuid.uuid4().hex
     digest = hashlib.sha256(f"{trigger.repository}\n{seed}".encode()).hexdigest()[:16]
     branch = trigger.branch or config.branch
@@ -74,3 +92,15 @@ def job_request(trigger: DataChangeRequest, settings: BitbucketSettings) -> JobR
         delivery_id=seed,
         variables=trigger.variables,
     )
+
+
+def check_repository(repository: str, settings: BitbucketSettings) -> None:
+    """The repository and workspace access lists, then `dataChange.repositories` when set."""
+    workspace = repository.split("/", 1)[0]
+    if not event_allowed(workspace, repository, settings.workspaces, settings.repositories):
+        raise RepositoryNotServed(f"repository: {repository} is not served by this relay")
+    allowed = settings.pipelines.data_change.repositories
+    if allowed and not matches_any(repository, allowed):
+        raise RepositoryNotServed(
+            f"repository: {repository} is not in pipelines.triggers.dataChange.repositories"
+        )

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import httpx
 import structlog
 
 from shared.bitbucket.errors import RetryableError
 from shared.settings import TeamSink
+from shared.signing import signed_headers
 from shared.teams.store import SyncInProgress, TeamStore
 
 log = structlog.get_logger(__name__)
-SIGNATURE_HEADER = "X-Relay-Signature"
 
 
 class SinkUnavailable(RetryableError):
@@ -36,10 +33,7 @@ def deliver_outbox(store: TeamStore, http: httpx.Client, sink: TeamSink, workspa
 def _deliver(store: TeamStore, http: httpx.Client, sink: TeamSink, workspace: str) -> int:
     sent = 0
     while (head := store.outbox_head(workspace)) is not None:
-        headers = {"Content-Type": "application/json"}
-        if sink.secret is not None:
-            digest = hmac.new(sink.secret.reveal().encode(), head, hashlib.sha256).hexdigest()
-            headers[SIGNATURE_HEADER] = f"sha256={digest}"
+        headers = {"Content-Type": "application/json", **signed_headers(sink.secret.reveal(), head)}
         try:
             response = http.post(sink.url, content=head, headers=headers)
         except httpx.TransportError as exc:

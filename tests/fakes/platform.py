@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import threading
@@ -17,6 +19,13 @@ class ReceivedJob:
     document: dict[str, Any]
     body: bytes
     signature: str | None
+    timestamp: str | None
+
+    def signed_by(self, secret: str) -> bool:
+        """Whether the signature is HMAC-SHA256 of `f"{timestamp}.{body}"` under `secret`."""
+        stamped = (self.timestamp or "").encode() + b"." + self.body
+        digest = hmac.new(secret.encode(), stamped, hashlib.sha256).hexdigest()
+        return self.signature == f"sha256={digest}"
 
 
 class FakePlatform:
@@ -56,7 +65,10 @@ class _Handler(QuietHandler):
                 self.platform.fail_next -= 1
             else:
                 received = ReceivedJob(
-                    json.loads(body), body, self.headers.get("X-Relay-Signature")
+                    json.loads(body),
+                    body,
+                    self.headers.get("X-Relay-Signature"),
+                    self.headers.get("X-Relay-Timestamp"),
                 )
                 self.platform.jobs.append(received)
         status, answer = (

@@ -649,3 +649,81 @@ def test_aliases_expand_to_the_cloud_and_the_server_key() -> None:
 def test_unknown_event_names_are_refused_with_a_suggestion() -> None:
     with pytest.raises(ValueError, match=r"did you mean pr_opened\?"):
         expand_event_keys(["pr_opend"])
+
+
+def test_every_outgoing_body_must_have_a_signing_secret(tmp_path: Path) -> None:
+    text = (
+        git(
+            "      buildStatus: {contexts: {ci: relay/ci}}\n"
+            "      jobs:\n"
+            "        - {name: review, on: [pr_opened], context: ci, runner: http,"
+            " http: {url: 'https://platform.example.com/jobs'}}\n"
+        )
+        + "  teams:\n    bitbucket:\n      sink: {url: 'https://platform.example.com/teams'}\n"
+    )
+
+    error = problems_of(tmp_path, text)
+
+    assert error.problems == [
+        "global.git.bitbucket.jobs[0].http.secret: is required: every body sent there is "
+        "signed with it",
+        "global.teams.bitbucket.sink.secret: is required: every body sent there is signed with it",
+    ]
+
+
+def test_outgoing_urls_must_be_https_outside_development(tmp_path: Path) -> None:
+    text = git(
+        "      apiUrl: http://api.bitbucket.example/2.0\n"
+        "      oauth: {tokenUrl: 'http://bitbucket.example/token'}\n"
+        "      buildStatus: {contexts: {ci: relay/ci}}\n"
+        "      jobs:\n"
+        "        - {name: review, on: [pr_opened], context: ci, runner: http,"
+        " http: {url: 'http://platform.example.com/jobs', secret: s}}\n"
+    )
+
+    error = problems_of(tmp_path, text)
+
+    assert error.problems == [
+        "global.git.bitbucket.apiUrl: must be an https URL outside development, got http",
+        "global.git.bitbucket.jobs[0].http.url: must be an https URL outside development, got http",
+        "global.git.bitbucket.oauth.tokenUrl: must be an https URL outside development, got http",
+    ]
+    assert load(tmp_path, text, BBRELAY_ENV="development", BBRELAY_VAR_DIR=str(tmp_path))
+    on_this_machine = text.replace("api.bitbucket.example", "127.0.0.1:8080")
+    on_this_machine = on_this_machine.replace("bitbucket.example", "localhost")
+    on_this_machine = on_this_machine.replace("platform.example.com", "127.0.0.1")
+    assert load(tmp_path, on_this_machine).bitbucket.api_url == "http://127.0.0.1:8080/2.0"
+
+
+def test_request_settable_data_change_variables_may_not_shadow_configured_ones(
+    tmp_path: Path,
+) -> None:
+    text = git(
+        "      pipelines:\n"
+        "        customVariables: {STUDIO_URL: u}\n"
+        "        securedVariables: [STUDIO_TOKEN]\n"
+        "        triggers:\n"
+        "          dataChange:\n"
+        "            variables: {TRIGGER: data_change}\n"
+        "            repositories: ['acme/data-*']\n"
+        "            allowedVariables: [DATASET, STUDIO_URL, TRIGGER]\n"
+    )
+
+    error = problems_of(tmp_path, text)
+
+    key = "global.git.bitbucket.pipelines.triggers.dataChange.allowedVariables"
+    assert error.problems == [
+        f"{key}[1]: 'STUDIO_URL' is already configured (customVariables or dataChange.variables);"
+        " a request may not replace it",
+        f"{key}[2]: 'TRIGGER' is already configured (customVariables or dataChange.variables);"
+        " a request may not replace it",
+    ]
+    pipelines = load(tmp_path, text.replace(", STUDIO_URL, TRIGGER", "")).bitbucket.pipelines
+    assert pipelines.secured_variables == ("STUDIO_TOKEN",)
+    assert pipelines.data_change.repositories == ("acme/data-*",)
+    assert pipelines.data_change.allowed_variables == ("DATASET",)
+
+
+def test_an_api_token_from_the_environment_is_one_token_commas_and_all(tmp_path: Path) -> None:
+    settings = load(tmp_path, "", BBRELAY_API_TOKEN="abc,def")
+    assert settings.relay.api_tokens == (Secret("abc,def"),)

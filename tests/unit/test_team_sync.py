@@ -422,7 +422,10 @@ def test_the_lock_has_a_ttl_and_an_owner_token_while_a_sync_runs() -> None:
 
 
 def test_a_non_empty_diff_waits_in_the_outbox_when_a_sink_is_set() -> None:
-    h = Harness("cloud", sink=TeamSink(url="https://platform.example.com/teams"))
+    h = Harness(
+        "cloud",
+        sink=TeamSink(url="https://platform.example.com/teams", secret=Secret("sink-secret")),
+    )
     _seed(h.fake)
     h.sync()
     assert h.sync().diff.empty
@@ -451,7 +454,10 @@ def test_a_cloud_group_can_be_mapped_by_its_name() -> None:
 
 
 def test_a_diff_is_queued_for_the_sink_in_the_same_transaction_as_its_snapshot() -> None:
-    h = Harness("cloud", sink=TeamSink(url="https://platform.example.com/teams"))
+    h = Harness(
+        "cloud",
+        sink=TeamSink(url="https://platform.example.com/teams", secret=Secret("sink-secret")),
+    )
     _seed(h.fake)
     pipeline = h.store.redis.pipeline
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from shared.bitbucket.errors import PermanentError, RetryableError
 from shared.jobs.model import JobRequest
 from shared.settings import HttpRunner, Settings
-
-SIGNATURE_HEADER = "X-Relay-Signature"
+from shared.signing import job_token, signed_headers
 
 
 class PlatformUnavailable(RetryableError):
@@ -24,8 +22,10 @@ class PlatformRejected(PermanentError):
     """The platform refused the job (4xx); retrying would not help."""
 
 
-def job_document(request: JobRequest, settings: Settings) -> dict[str, Any]:
+def job_document(request: JobRequest, settings: Settings, token: str) -> dict[str, Any]:
+    """The job as the platform sees it; `status_url` carries the job's own token."""
     base = (settings.relay.public_url or "http://127.0.0.1:8000").rstrip("/")
+    query = urlencode({"token": token})
     return {
         "job_id": request.job_id,
         "rule": request.rule,
@@ -37,22 +37,22 @@ def job_document(request: JobRequest, settings: Settings) -> dict[str, Any]:
         "event": request.event_key,
         "delivery_id": request.delivery_id,
         "variables": request.variables,
-        "status_url": f"{base}/api/jobs/{request.job_id}/status",
+        "status_url": f"{base}/api/jobs/{request.job_id}/status?{query}",
     }
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def start(
     http: httpx.Client, request: JobRequest, runner: HttpRunner, settings: Settings
 ) -> str | None:
     """Hand the job to the platform; its answer's `id` (if any) is the external id."""
-    body = json.dumps(job_document(request, settings), sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", "X-Relay-Job-Id": request.job_id}
-    if runner.secret is not None:
-        headers[SIGNATURE_HEADER] = signature(runner.secret.reveal(), body)
+    secret = runner.secret.reveal()
+    document = job_document(request, settings, job_token(secret, request.job_id))
+    body = json.dumps(document, sort_keys=True).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Relay-Job-Id": request.job_id,
+        **signed_headers(secret, body),
+    }
     try:
         response = http.post(runner.url, content=body, headers=headers)
     except httpx.TransportError as exc:

@@ -33,23 +33,34 @@ def target(request: JobRequest, rule: JobRule | None) -> dict[str, Any]:
 def variables(
     request: JobRequest, rule: JobRule | None, settings: BitbucketSettings
 ) -> list[dict[str, Any]]:
-    """`pipelines.customVariables`, then the rule's (or the data-change trigger's), then the
-    request's; secured by name. Last, JOB_ID_VARIABLE (never secured, never overridden), by
-    which a recovering worker finds a run it may already have started."""
+    """The request's variables, then `pipelines.customVariables`, then the rule's (or the
+    data-change trigger's): a request never replaces a configured value. A name is sent secured
+    when `pipelines.securedVariables` or any rule's `secured` lists it. Last, JOB_ID_VARIABLE
+    (never secured, never overridden), by which a recovering worker finds a run it may already
+    have started."""
     runner = rule.pipeline if rule else None
     trigger = settings.pipelines.data_change
     merged = {
+        **request.variables,
         **settings.pipelines.custom_variables,
         **(runner.variables if runner else {}),
         **(trigger.variables if request.rule == data_change.RULE else {}),
-        **request.variables,
         JOB_ID_VARIABLE: request.job_id,
     }
-    secured = (set(runner.secured) if runner else set()) - {JOB_ID_VARIABLE}
+    secured = secured_names(settings) - {JOB_ID_VARIABLE}
     return [
         {"key": key, "value": value, "secured": key in secured}
         for key, value in sorted(merged.items())
     ]
+
+
+def secured_names(settings: BitbucketSettings) -> frozenset[str]:
+    """A secret's name is secret everywhere: every name any rule or the pipelines list secures."""
+    names = set(settings.pipelines.secured_variables)
+    for rule in settings.jobs:
+        if rule.pipeline:
+            names.update(rule.pipeline.secured)
+    return frozenset(names)
 
 
 def start(
