@@ -35,16 +35,15 @@ class Answer:
     log_fields: dict[str, Any] = field(default_factory=dict)
 
 
-<<<<<<< HEAD
 class RingUnreadable(Exception):
     """Redis did not answer when the rotated webhook secrets were needed."""
-=======
+
+
 # A delivery id becomes part of Redis keys: only UUID-like ids (Cloud sends `{uuid}`) pass.
 _DELIVERY_ID_CHARACTERS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_{}"
 )
 _DELIVERY_ID_MAX = 64
->>>>>>> security
 
 
 def delivery_id_from(headers: Headers) -> str:

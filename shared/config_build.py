@@ -555,10 +555,6 @@ def _pipelines(section: Mapping[str, Any]) -> PipelinesSettings:
             **_present(change, {"branch": "branch"}),
         ),
         custom_variables=section.get("customVariables") or {},
-<<<<<<< HEAD
-        **_present(section, POLL_KEYS),
-=======
         secured_variables=tuple(section.get("securedVariables") or ()),
-        **_present(section, {"pollInterval": "poll_interval"}),
->>>>>>> security
+        **_present(section, POLL_KEYS),
     )

@@ -292,16 +292,9 @@ class BitbucketClient:
             url = page.get("next") or ""
             if not url:
                 return
-<<<<<<< HEAD
-            if urlsplit(url).netloc.lower() != self._api_host:
-                raise ForbiddenHost(f"refusing a next link to {urlsplit(url).netloc}")
-            query = None
-=======
             if origin(url) != self._api_origin:
                 raise ForbiddenHost(f"refusing a next link to {origin(url)}")
-            params = None
-        raise BitbucketRejected.refused(200, f"more than {self.max_pages} pages", "GET", path)
->>>>>>> security
+            query = None
 
     def _iter_server(
         self, path: str, group: str, params: Mapping[str, Any] | None = None

@@ -50,6 +50,7 @@ def test_request_variables_never_replace_configured_ones_and_secrets_go_secured(
     sent = {v["key"]: (v["value"], v["secured"]) for v in variables(REQUEST, None, SETTINGS)}
     assert sent == {
         "API_KEY": ("k3y", True),
+        "BBRELAY_JOB_ID": ("data-change-1", False),
         "DEPLOY_TOKEN": ("x", True),
         "STUDIO_URL": ("https://studio.example.com", False),
         "TRIGGER": ("data_change", False),

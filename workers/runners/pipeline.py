@@ -47,7 +47,8 @@ def variables(
         **(trigger.variables if request.rule == data_change.RULE else {}),
         JOB_ID_VARIABLE: request.job_id,
     }
-    secured = secured_names(settings) - {JOB_ID_VARIABLE}
+    own = set(runner.secured) if runner else set()
+    secured = (secured_names(settings) | own) - {JOB_ID_VARIABLE}
     return [
         {"key": key, "value": value, "secured": key in secured}
         for key, value in sorted(merged.items())
