@@ -121,9 +121,9 @@ def _recover_start(services: Services, job: Job, schedule: Schedule) -> None:
     """A start left half done: take up the run it may have started, else start it again."""
     owner = job.start_owner or ""
     run = None
-    if job.request.runner == "pipeline" and job.request.commit:
+    if job.request.runner == "pipeline":
         run = services.bitbucket.find_pipeline_for_job(
-            job.request.repository, job.request.commit, job.job_id
+            job.request.repository, job.request.commit, job.job_id, created_after=job.created_at
         )
     if run is not None:
         job_flow.record_started(services, job, owner, run.uuid, schedule)
