@@ -16,6 +16,7 @@ from shared.settings import Product
 CLOUD_PAGE_SIZE = 100
 SERVER_PAGE_SIZE = 1000
 MAX_PAGES = 1000
+BUILD_STATE_CAPABILITIES = {"cancelledStatus": "CANCELLED", "unknownStatus": "UNKNOWN"}
 
 
 class Sends(Protocol):
@@ -73,11 +74,18 @@ class BitbucketClient:
             self._send("POST", path, "statuses", json=status.server_body())
 
     def build_capabilities(self) -> frozenset[str]:
-        """Build states the DC server supports beyond the basic three (e.g. CANCELLED)."""
+        """Build states the DC server supports beyond the basic three (e.g. CANCELLED).
+
+        DC answers capability names, `{"buildStatus": ["richBuildStatus", "cancelledStatus"]}`
+        (as Atlassian's Jenkins plugin reads them); each `<state>Status` becomes its state.
+        """
         if self.product == "cloud":
             return frozenset({"STOPPED"})
         data = self._get_json("/api/latest/build/capabilities", "statuses")
-        return frozenset(str(state) for state in data.get("buildStatus") or ())
+        names = (str(name) for name in data.get("buildStatus") or ())
+        return frozenset(
+            BUILD_STATE_CAPABILITIES[n] for n in names if n in BUILD_STATE_CAPABILITIES
+        )
 
     # -- pipelines (Cloud only) ------------------------------------------------------------
 
