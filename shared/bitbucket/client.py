@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from shared.bitbucket import paths
+from shared.bitbucket import metrics, paths
 from shared.bitbucket.errors import BitbucketRejected, ForbiddenHost
 from shared.bitbucket.models import BuildStatus, Group, Pipeline, User, Webhook, WebhookSpec
 from shared.settings import Product
@@ -72,6 +72,7 @@ class BitbucketClient:
         else:
             path = f"{paths.commit('server', repository, sha)}/builds"
             self._send("POST", path, "statuses", json=status.server_body())
+        metrics.STATUSES_POSTED.labels(status.state).inc()
 
     def build_capabilities(self) -> frozenset[str]:
         """Build states the DC server supports beyond the basic three (e.g. CANCELLED).
