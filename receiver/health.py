@@ -39,4 +39,5 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    return Response(scrape(), mimetype=CONTENT_TYPE_LATEST)
+    client: redis.Redis[bytes] = current_app.extensions["bbrelay.redis"]
+    return Response(scrape(client), mimetype=CONTENT_TYPE_LATEST)

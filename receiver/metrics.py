@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 
+import redis
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+from shared.redis_metrics import RedisStateCollector
 
 OUTCOMES = (
     "accepted",
@@ -32,13 +35,20 @@ for _outcome in OUTCOMES:
     WEBHOOK_DELIVERIES.labels(_outcome)
 
 
-def scrape() -> bytes:
-    """The exposition text; merges every gunicorn worker's values in multiprocess mode.
+def scrape(client: redis.Redis[bytes] | None = None) -> bytes:
+    """The exposition text; merges every gunicorn worker's values in multiprocess mode, and
+    adds the gauges read from Redis (queue depth, recent deliveries and jobs by state).
 
     prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR, so this checks the same variable.
     """
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(DEFAULT_REGISTRY)
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(DEFAULT_REGISTRY)
+    if client is None:
+        return text
+    state = CollectorRegistry()
+    state.register(RedisStateCollector(client))
+    return text + generate_latest(state)

@@ -1,9 +1,10 @@
 """Marshmallow schemas for the values file, and their errors as one line per dotted key.
 
-The layout is DataChain Studio's Helm values: sections we own (`global.git.bitbucket`,
-`global.auth.bitbucket`, `global.teams.bitbucket`, `global.relay`) refuse unknown keys so that
-typos surface; the structure around them ignores other charts' keys. Loaded values keep the
-file's camelCase names; `shared.config_build` turns them into `shared.settings` dataclasses.
+The layout is DataChain Studio's Helm values (`global.git.bitbucket`, `global.auth.bitbucket`,
+`global.teams.bitbucket`, `monitoring.bitbucket`) and the relay's own `global.relay`. Every level
+refuses unknown keys, so that a typo or a key in the wrong place surfaces; Studio's keys the relay
+does not use are declared like any other and ignored. Loaded values keep the file's camelCase
+names; `shared.config_build` turns them into `shared.settings` dataclasses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
 from shared.config_fields import (
     AnyMapping,
@@ -62,7 +63,7 @@ def _nested_list(schema: type[Schema]) -> NestedList:
 
 
 class Section(Schema):
-    """A section we own: every key must be known."""
+    """A mapping of the values file: every key must be known."""
 
     error_messages: dict[str, str] = {  # noqa: RUF012 (marshmallow merges, never mutates)
         "unknown": UNKNOWN_KEY,
@@ -71,13 +72,6 @@ class Section(Schema):
 
     class Meta:
         unknown = RAISE
-
-
-class Surroundings(Section):
-    """Structure around our sections, shared with other charts' settings: other keys pass."""
-
-    class Meta:
-        unknown = EXCLUDE
 
 
 # --- global.git.bitbucket ---------------------------------------------------------------
@@ -302,33 +296,33 @@ class RelaySchema(Section):
     recovery = _nested(RecoverySchema)
 
 
-# --- the structure around them ------------------------------------------------------------
+# --- the structure around them (Studio's layout) -------------------------------------------
 
 
-class GitSchema(Surroundings):
+class GitSchema(Section):
     bitbucket = _nested(GitBitbucketSchema)
 
 
-class AuthSchema(Surroundings):
+class AuthSchema(Section):
     bitbucket = _nested(AuthBitbucketSchema)
 
 
-class TeamsSchema(Surroundings):
+class TeamsSchema(Section):
     bitbucket = _nested(TeamsBitbucketSchema)
 
 
-class GlobalSchema(Surroundings):
+class GlobalSchema(Section):
     git = _nested(GitSchema)
     auth = _nested(AuthSchema)
     teams = _nested(TeamsSchema)
     relay = _nested(RelaySchema)
 
 
-class MonitoringSchema(Surroundings):
+class MonitoringSchema(Section):
     bitbucket = AnyMapping()  # dashboards and alerts belong to the platform; kept as given
 
 
-class ValuesSchema(Surroundings):
+class ValuesSchema(Section):
     global_ = _nested(GlobalSchema, data_key="global")
     monitoring = _nested(MonitoringSchema)
 
@@ -423,6 +417,7 @@ def _child_schema(schema: Schema | None, key: str) -> Schema | None:
 
 
 def _suggestion(schema: Schema | None, key: str) -> str:
+    """A known key of the same mapping spelt alike, else the one place the key belongs."""
     if schema is None:
         return ""
     known = list(_keys(schema))
@@ -430,4 +425,18 @@ def _suggestion(schema: Schema | None, key: str) -> str:
     if not close:
         lowered = {name.lower(): name for name in known}
         close = [lowered[key.lower()]] if key.lower() in lowered else []
+    if not close:
+        places = [path for path in _key_paths(ValuesSchema()) if path.rpartition(".")[2] == key]
+        close = places if len(places) == 1 else []
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _key_paths(schema: Schema, prefix: str = "") -> list[str]:
+    """Every dotted key of `schema` and of the mappings nested in it (not inside lists)."""
+    paths = []
+    for key, field in _keys(schema).items():
+        path = _join(prefix, key)
+        paths.append(path)
+        if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+            paths.extend(_key_paths(field.schema, path))
+    return paths

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from shared.bitbucket import paths
+from shared.bitbucket import metrics, paths
 from shared.bitbucket.errors import BitbucketRejected, ForbiddenHost
 from shared.bitbucket.models import BuildStatus, Group, Pipeline, User, Webhook, WebhookSpec
 from shared.bitbucket.transport import origin
@@ -17,6 +17,7 @@ from shared.settings import Product
 CLOUD_PAGE_SIZE = 100
 SERVER_PAGE_SIZE = 1000
 MAX_PAGES = 1000
+BUILD_STATE_CAPABILITIES = {"cancelledStatus": "CANCELLED", "unknownStatus": "UNKNOWN"}
 
 # The variable every relay-triggered run carries (not secured, so it reads back): the job's id.
 JOB_ID_VARIABLE = "BBRELAY_JOB_ID"
@@ -80,13 +81,21 @@ class BitbucketClient:
         else:
             path = f"{paths.commit('server', repository, sha)}/builds"
             self._send("POST", path, "statuses", json=status.server_body())
+        metrics.STATUSES_POSTED.labels(status.state).inc()
 
     def build_capabilities(self) -> frozenset[str]:
-        """Build states the DC server supports beyond the basic three (e.g. CANCELLED)."""
+        """Build states the DC server supports beyond the basic three (e.g. CANCELLED).
+
+        DC answers capability names, `{"buildStatus": ["richBuildStatus", "cancelledStatus"]}`
+        (as Atlassian's Jenkins plugin reads them); each `<state>Status` becomes its state.
+        """
         if self.product == "cloud":
             return frozenset({"STOPPED"})
         data = self._get_json("/api/latest/build/capabilities", "statuses")
-        return frozenset(str(state) for state in data.get("buildStatus") or ())
+        names = (str(name) for name in data.get("buildStatus") or ())
+        return frozenset(
+            BUILD_STATE_CAPABILITIES[n] for n in names if n in BUILD_STATE_CAPABILITIES
+        )
 
     # -- pipelines (Cloud only) ------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Dry-run: without credentials, log each call that would be made and answer harmlessly."""
+"""Dry-run: without credentials, log each call that would be made and answer harmlessly.
+
+Each answer has the shape the real API gives for that call (a page, a bare list, an object or no
+content), so every verb of the client works on it; lists are empty and writes echo what was sent.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,20 @@ from typing import Any
 import httpx
 import structlog
 
+from shared.settings import Product
+
 log = structlog.get_logger(__name__)
 
 _COMMIT = re.compile(r"/commits?/([0-9a-fA-F]+)$")
+_NO_CONTENT = object()
+DRY_RUN = "dry-run"
 
 
 class DryRunSender:
-    """Answers every call itself; a list is empty, a write echoes what it was given."""
+    """Answers every call itself, in the shapes of `product`'s API."""
+
+    def __init__(self, product: Product) -> None:
+        self.product: Product = product
 
     def send(
         self,
@@ -28,25 +39,53 @@ class DryRunSender:
     ) -> httpx.Response:
         log.info("bitbucket.dry_run", method=method, url=url, group=group)
         request = httpx.Request(method, url, params=params)
-        return httpx.Response(200, json=_answer(method, url, json), request=request)
+        path = url.split("?", 1)[0].rstrip("/")
+        if path.endswith("/whoami"):
+            return httpx.Response(200, text=DRY_RUN, request=request)
+        answer = _write(self.product, path, json) if method != "GET" else _read(self.product, path)
+        if answer is _NO_CONTENT:
+            return httpx.Response(204, request=request)
+        return httpx.Response(200, json=answer, request=request)
 
 
-def _answer(method: str, url: str, body: Any) -> Any:
-    if method != "GET":
-        answer = dict(body) if isinstance(body, dict) else {}
-        if url.rstrip("/").endswith("/pipelines"):
-            answer |= {"uuid": "{dry-run}", "build_number": 0, "state": {"name": "PENDING"}}
-        return answer | {"uuid": answer.get("uuid", "{dry-run}"), "id": 0}
-    commit = _COMMIT.search(url)
+def _write(product: Product, path: str, body: Any) -> Any:
+    sent = dict(body) if isinstance(body, dict) else {}
+    if path.endswith(("/builds", "/stopPipeline")):
+        return _NO_CONTENT
+    if path.endswith("/statuses/build"):
+        return {"type": "build", **sent}
+    if path.endswith("/pipelines"):
+        return {"type": "pipeline", "uuid": "{dry-run}", "build_number": 0, "state": _PENDING}
+    if product == "cloud":
+        sent.pop("secret", None)
+        return {"type": "webhook_subscription", "uuid": "{dry-run}", **sent, "secret_set": True}
+    return {"id": 0, **sent}
+
+
+_PENDING = {"type": "pipeline_state_pending", "name": "PENDING"}
+_COMPLETED = {
+    "type": "pipeline_state_completed",
+    "name": "COMPLETED",
+    "result": {"type": "pipeline_state_completed_successful", "name": "SUCCESSFUL"},
+}
+
+
+def _read(product: Product, path: str) -> Any:
+    commit = _COMMIT.search(path)
     if commit:
-        return {"hash": commit.group(1), "id": commit.group(1)}
-    if url.endswith("/pipelines/"):
-        return {"page": 1, "pagelen": 10, "size": 0, "values": []}  # Cloud's default pagelen
-    if "/pipelines/" in url:
-        state = {"name": "COMPLETED", "result": {"name": "SUCCESSFUL"}}
-        return {"uuid": "{dry-run}", "build_number": 0, "state": state}
-    if url.endswith("/build/capabilities"):
-        return {"buildStatus": ["CANCELLED"]}
-    if url.endswith("/user") or "whoami" in url:
-        return {"display_name": "dry-run", "account_id": "dry-run", "name": "dry-run"}
-    return {"values": [], "isLastPage": True, "size": 0}
+        sha = commit.group(1)
+        if product == "cloud":
+            return {"type": "commit", "hash": sha}
+        return {"id": sha, "displayId": sha[:11]}
+    if "/pipelines/" in path:
+        return {"type": "pipeline", "uuid": "{dry-run}", "build_number": 0, "state": _COMPLETED}
+    if path.endswith("/build/capabilities"):
+        # capability names, as Atlassian's own Jenkins plugin reads them (BitbucketCICapabilities)
+        return {"buildStatus": ["richBuildStatus", "cancelledStatus", "unknownStatus"]}
+    if path.endswith("/user"):
+        return {"type": "user", "uuid": "{dry-run}", "account_id": DRY_RUN, "display_name": DRY_RUN}
+    if "/1.0/groups/" in path:
+        return []
+    if product == "cloud":
+        return {"pagelen": 100, "size": 0, "page": 1, "values": []}
+    return {"size": 0, "limit": 1000, "isLastPage": True, "values": [], "start": 0}

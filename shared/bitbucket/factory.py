@@ -56,7 +56,7 @@ def build_client(
 ) -> BitbucketClient:
     """The client the workers use; with no credentials, a dry-run one that sends nothing."""
     if not settings.has_credentials:
-        return BitbucketClient(settings.product, settings.api_url, DryRunSender())
+        return BitbucketClient(settings.product, settings.api_url, DryRunSender(settings.product))
     options = http_options(settings)
 
     def oauth_client(client_id: str, client_secret: str) -> OAuth2Client:

@@ -6,13 +6,13 @@ from prometheus_client import Counter, Gauge, Histogram
 
 API_REQUESTS = Counter(
     "bbrelay_bitbucket_api_requests_total",
-    "Bitbucket API calls, by endpoint group and HTTP status (0: no answer).",
-    ["group", "status"],
+    "Bitbucket API calls, by endpoint group, HTTP status (0: no answer) and consumer.",
+    ["group", "status", "consumer"],
 )
 API_ERRORS = Counter(
     "bbrelay_bitbucket_api_errors_total",
-    "Bitbucket API calls that failed: 5xx, 429, other 4xx, or no answer.",
-    ["group", "kind"],
+    "Bitbucket API calls that failed: 5xx, 429, other 4xx, or no answer; by consumer.",
+    ["group", "kind", "consumer"],
 )
 API_LATENCY = Histogram(
     "bbrelay_bitbucket_api_request_duration_seconds",
@@ -24,6 +24,11 @@ RATE_LIMITED = Counter(
     "bbrelay_bitbucket_rate_limited_total",
     "429 answers from Bitbucket, by consumer.",
     ["consumer"],
+)
+STATUSES_POSTED = Counter(
+    "bbrelay_build_statuses_posted_total",
+    "Commit build statuses Bitbucket accepted, by state.",
+    ["state"],
 )
 BUCKET_WAITS = Counter(
     "bbrelay_bucket_waits_total",

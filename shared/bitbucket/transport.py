@@ -72,7 +72,9 @@ class Sender:
         for attempt in (1, 2):
             credential = self._take_token()
             authorization = credential.authorization()
-            response = self._send_once(method, url, group, authorization, params, json)
+            response = self._send_once(
+                method, url, group, credential.identity, authorization, params, json
+            )
             refreshable = isinstance(credential, OAuthCredential)
             if response.status_code == 401 and attempt == 1 and refreshable:
                 log.info("bitbucket.token_refused", consumer=credential.identity)
@@ -113,6 +115,7 @@ class Sender:
         method: str,
         url: str,
         group: str,
+        consumer: str,
         authorization: str,
         params: Mapping[str, Any] | None,
         json: Any,
@@ -123,12 +126,12 @@ class Sender:
                 method, url, params=params, json=json, headers={"Authorization": authorization}
             )
         except httpx.TransportError as exc:
-            metrics.API_REQUESTS.labels(group, "0").inc()
-            metrics.API_ERRORS.labels(group, "transport").inc()
+            metrics.API_REQUESTS.labels(group, "0", consumer).inc()
+            metrics.API_ERRORS.labels(group, "transport", consumer).inc()
             raise BitbucketUnavailable(f"{method} {group}: {type(exc).__name__}") from exc
         finally:
             metrics.API_LATENCY.labels(group).observe(time.perf_counter() - started)
-        metrics.API_REQUESTS.labels(group, str(response.status_code)).inc()
+        metrics.API_REQUESTS.labels(group, str(response.status_code), consumer).inc()
         return response
 
     def _check(
@@ -141,14 +144,14 @@ class Sender:
             return response
         if status == 429:
             metrics.RATE_LIMITED.labels(credential.identity).inc()
-            metrics.API_ERRORS.labels(group, "rate_limited").inc()
+            metrics.API_ERRORS.labels(group, "rate_limited", credential.identity).inc()
             pause = self.pool.backoff(credential.identity, retry_after(response), BUCKET_GROUP)
             log.warning("bitbucket.rate_limited", consumer=credential.identity, pause=pause)
             raise RateLimited(f"Bitbucket answered 429 to {method} {path}", retry_after=pause)
         if status >= 500:
-            metrics.API_ERRORS.labels(group, "server_error").inc()
+            metrics.API_ERRORS.labels(group, "server_error", credential.identity).inc()
             raise BitbucketUnavailable(f"Bitbucket answered {status} to {method} {path}")
-        metrics.API_ERRORS.labels(group, "rejected").inc()
+        metrics.API_ERRORS.labels(group, "rejected", credential.identity).inc()
         message = error_message(response)
         if status == 401:
             raise AuthFailed(

@@ -11,6 +11,7 @@ from shared.access import is_allowed
 from shared.bitbucket.client import BitbucketClient
 from shared.settings import Settings
 from shared.teams.mapping import role_for
+from shared.teams.metrics import TEAM_SYNCS
 from shared.teams.reader import Directory, read_cloud, read_server
 from shared.teams.snapshot import Diff, Member, diff
 from shared.teams.store import TeamStore
@@ -72,6 +73,7 @@ def run_sync(
                 directory = read_server(client)
         except Exception as exc:
             if not dry_run:
+                TEAM_SYNCS.labels("failed").inc()
                 store.record_attempt(workspace, error=f"{type(exc).__name__}: {exc}"[:500])
             log.warning("teams.sync_failed", workspace=workspace, error=str(exc))
             raise
@@ -87,6 +89,7 @@ def run_sync(
             return SyncReport(workspace, changes, len(current), False, held, warnings)
         store.record_attempt(workspace, warnings="; ".join(warnings))
         if held:
+            TEAM_SYNCS.labels("held").inc()
             store.hold(workspace, changes, held)
             log.warning("teams.diff_held", workspace=workspace, reason=held)
             return SyncReport(workspace, changes, len(current), False, held, warnings)
@@ -95,6 +98,7 @@ def run_sync(
         if not changes.empty and settings.teams.sink is not None:
             outbox = {"workspace": workspace, "at": now, **changes.to_json()}
         store.save(workspace, current, changes, now, outbox)
+        TEAM_SYNCS.labels("unchanged" if changes.empty else "applied").inc()
         log.info("teams.synced", workspace=workspace, members=len(current), diff=changes.summary())
         return SyncReport(workspace, changes, len(current), True, None, warnings)
 

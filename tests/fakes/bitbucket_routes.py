@@ -51,7 +51,7 @@ def post_status(fake: FakeBitbucket, params: dict[str, str], _: Any, body: Any) 
     if fake.product == "cloud" and (len(body["key"]) > 40 or not body.get("url")):
         return 400, error_document(fake.product, "key longer than 40 or url missing"), {}
     cancelled = fake.product == "server" and body["state"] == "CANCELLED"
-    if cancelled and "CANCELLED" not in fake.capabilities:
+    if cancelled and "cancelledStatus" not in fake.capabilities:
         return 400, error_document(fake.product, "CANCELLED is not supported"), {}
     with fake.lock:
         fake.posted_statuses.setdefault((_repo(params), params["sha"]), []).append(dict(body))

@@ -122,7 +122,7 @@ class FakeBitbucket:
         self.pipelines: dict[str, PipelineRun] = {}
         self.pipeline_result = "SUCCESSFUL"
         self.pipeline_gets_to_finish = 1
-        self.capabilities = ["CANCELLED", "UNKNOWN"]
+        self.capabilities = ["richBuildStatus", "cancelledStatus", "unknownStatus"]
         self.directories: dict[str, Directory] = {}
         self.groups_status: int | None = None  # 404/410: the 1.0 groups API is gone
         self.hooks: dict[str, dict[str, dict[str, Any]]] = {}  # scope path -> id -> hook

@@ -242,7 +242,12 @@ def test_worker_metrics_show_the_bitbucket_calls_it_made(
         _settled(cloud, CLOUD_REPO, CLOUD_SHA, "SUCCESSFUL")
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         receiver_text = httpx.get(f"{bbrelay.url}/metrics", timeout=5).text
-    assert 'bbrelay_bitbucket_api_requests_total{group="pipelines",status="201"} 1.0' in text
-    assert 'bbrelay_bitbucket_api_requests_total{group="statuses",status="201"} 2.0' in text
+    consumer = 'consumer="oauth:client-1"'
+    assert f'_requests_total{{{consumer},group="pipelines",status="201"}} 1.0' in text
+    assert f'_requests_total{{{consumer},group="statuses",status="201"}} 2.0' in text
+    assert 'bbrelay_build_statuses_posted_total{state="SUCCESSFUL"} 1.0' in text
     assert "bbrelay_bucket_tokens" in text
     assert 'bbrelay_webhook_deliveries_total{outcome="accepted"} 1.0' in receiver_text
+    assert 'bbrelay_queue_depth{queue="bbrelay"} 0.0' in receiver_text
+    assert 'bbrelay_recent_deliveries{state="processed"} 1.0' in receiver_text
+    assert 'bbrelay_recent_jobs{state="SUCCESSFUL"} 1.0' in receiver_text

@@ -1,26 +1,58 @@
-"""The alert rules name only metrics the service really exports, with labels it really sets."""
+"""The alert rules and the Grafana dashboard name only metrics the service really exports."""
 
 from __future__ import annotations
 
+import json
 import re
+from itertools import chain
 from pathlib import Path
+from typing import Any
 
+import fakeredis
 import yaml
 from prometheus_client import REGISTRY
 
 import receiver.metrics
 import shared.bitbucket.metrics
+import shared.teams.metrics
+from shared.redis_metrics import RedisStateCollector
 
-RULES = Path(__file__).parents[2] / "deploy" / "prometheus" / "alerts.yml"
+DEPLOY = Path(__file__).parents[2] / "deploy"
+RULES = DEPLOY / "prometheus" / "alerts.yml"
+DASHBOARD = DEPLOY / "grafana" / "bbrelay.json"
 
 
 def _exported() -> set[str]:
     assert receiver.metrics.WEBHOOK_DELIVERIES and shared.bitbucket.metrics.API_REQUESTS
+    assert shared.teams.metrics.TEAM_SYNCS
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
     names = set()
-    for metric in REGISTRY.collect():
+    scraped = RedisStateCollector(fakeredis.FakeRedis()).collect()
+    for metric in chain(REGISTRY.collect(), scraped):
         names |= {metric.name + suffix for suffix in suffixes.get(metric.type, ("",))}
     return names
+
+
+def _dashboard_panels() -> list[dict[str, Any]]:
+    return [p for p in json.loads(DASHBOARD.read_text())["panels"] if p["type"] != "row"]
+
+
+def test_every_metric_on_the_dashboard_is_exported() -> None:
+    exprs = [target["expr"] for panel in _dashboard_panels() for target in panel["targets"]]
+    named = set(re.findall(r"\bbbrelay_[a-z_]+", " ".join(exprs)))
+    assert named, "the dashboard queries no metric"
+    assert named - _exported() == set()
+
+
+def test_the_dashboard_asks_for_its_prometheus_datasource() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = dashboard["templating"]["list"]
+    assert [(v["name"], v["type"], v["query"]) for v in variables] == [
+        ("datasource", "datasource", "prometheus")
+    ]
+    for panel in _dashboard_panels():
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert panel["targets"], panel["title"]
 
 
 def test_every_metric_in_the_rules_is_exported() -> None:

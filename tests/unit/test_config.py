@@ -153,14 +153,33 @@ def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "missing.yaml", environ={})
 
 
-def test_keys_of_other_charts_are_ignored(tmp_path: Path) -> None:
+def test_studio_keys_the_relay_does_not_use_are_accepted_and_ignored(tmp_path: Path) -> None:
     settings = load(
         tmp_path,
-        "studioUi: {replicas: 2}\nglobal:\n  ingress: {enabled: true}\n"
-        "  git:\n    github: {enabled: true}\nmonitoring:\n  grafana: {}\n",
+        git("      permissions: {default: {repository: read}}\n      oauth: {version: '2.0'}\n")
+        + "monitoring:\n  bitbucket: {enabled: true, alerts: [{name: errors}]}\n",
     )
 
-    assert settings == Settings(source=settings.source)
+    assert settings.bitbucket == Settings().bitbucket
+
+
+def test_unknown_keys_are_refused_at_every_level(tmp_path: Path) -> None:
+    text = (
+        "globl: {}\nrelay: {publicUrl: 'https://relay.example.com'}\nstudioUi: {replicas: 2}\n"
+        "global:\n  ingress: {enabled: true}\n  git:\n    rateLimit: {requestsPerHour: 100}\n"
+        "monitoring:\n  grafana: {}\n"
+    )
+
+    error = problems_of(tmp_path, text)
+
+    assert sorted(error.problems) == [
+        "global.git.rateLimit: unknown key (did you mean global.git.bitbucket.rateLimit?)",
+        "global.ingress: unknown key",
+        "globl: unknown key (did you mean global?)",
+        "monitoring.grafana: unknown key",
+        "relay: unknown key (did you mean global.relay?)",
+        "studioUi: unknown key",
+    ]
 
 
 # --- environment ----------------------------------------------------------------------------
