@@ -39,4 +39,4 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    return Response(scrape(), mimetype=CONTENT_TYPE_LATEST)
+    return Response(scrape(), content_type=CONTENT_TYPE_LATEST)
