@@ -16,6 +16,7 @@ def make_celery(settings: Settings) -> Celery:
     """A Celery app configured from settings; task modules are imported by name."""
     app = Celery("bbrelay", include=TASK_MODULES, set_as_current=True)
     app.conf.update(celery_config(settings))
+    app.conf.beat_scheduler = "workers.beat_scheduler:SchedulerMakingItsDirectory"
     if settings.team_sync.enabled:
         interval = settings.teams.sync_interval
         app.conf.beat_schedule = {
@@ -31,8 +32,9 @@ def make_celery(settings: Settings) -> Celery:
 settings = load_settings()
 app = make_celery(settings)
 
-from workers import beat_heartbeat, metrics_server, signals  # noqa: E402  (this app's signals)
+from workers import beat_heartbeat, first_sync, metrics_server, signals  # noqa: E402
 
 signals.connect(settings)
 beat_heartbeat.connect_heartbeat(settings)
+first_sync.connect_first_sync(app, settings)
 metrics_server.connect()
