@@ -283,7 +283,6 @@ class Checker:
                 lines.append(ok(f"team sync {workspace}", detail))
         return lines
 
-
     def _first_sync_pending(self) -> bool:
         """Whether beat started less than one sync interval (at least a minute) ago."""
         started = self.redis.get(BEAT_STARTED_KEY)

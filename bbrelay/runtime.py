@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 RUNTIME_FILE = "runtime.json"
-# Still meaningful once the service has stopped: where its secret and configuration are.
-KEPT_WHEN_STOPPED = ("BBRELAY_VAR_DIR", "BBRELAY_CONFIG")
+# Still meaningful once the service has stopped: where its (development) secret and its
+# configuration are.
+KEPT_WHEN_STOPPED = ("BBRELAY_VAR_DIR", "BBRELAY_CONFIG", "BBRELAY_ENV")
 
 
 def var_dir(environ: Mapping[str, str]) -> Path:

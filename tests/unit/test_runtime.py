@@ -22,6 +22,7 @@ def test_a_command_outside_the_checkout_finds_the_running_service_then_its_var_d
         "BBRELAY_REDIS_URL": "redis://127.0.0.1:40123/0",
         "BBRELAY_VAR_DIR": str(checkout / "var"),
         "BBRELAY_CONFIG": str(checkout / "values.yaml"),
+        "BBRELAY_ENV": "development",
     }
     write_runtime(state | service, {"receiver_url": "http://127.0.0.1:8000", "environ": service})
 
@@ -33,6 +34,7 @@ def test_a_command_outside_the_checkout_finds_the_running_service_then_its_var_d
     stopped = environ_with_runtime(state)
     assert stopped["BBRELAY_VAR_DIR"] == service["BBRELAY_VAR_DIR"]
     assert stopped["BBRELAY_CONFIG"] == service["BBRELAY_CONFIG"]
+    assert stopped["BBRELAY_ENV"] == "development"
     assert "BBRELAY_REDIS_URL" not in stopped
     assert read_runtime(state) == {}
 
