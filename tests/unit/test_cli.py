@@ -7,16 +7,26 @@ import dataclasses
 import re
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import fakeredis
 import pytest
+import structlog
 
 from bbrelay import check, cli
 from shared.deliveries import DeliveryStore
 from shared.settings import TeamsSettings, TeamSyncSettings
 from tests.conftest import make_settings
 from workers.beat_heartbeat import STARTED_KEY
+
+
+@pytest.fixture(autouse=True)
+def structlog_restored() -> Iterator[None]:
+    """`cli.main` configures structlog for its process; later tests get the previous set-up."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.conftest import make_settings
 def json_log() -> Iterator[io.StringIO]:
     """What the root logger writes in the JSON format; the previous set-up restored after."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, saved = root.handlers[:], root.level, structlog.get_config()
     settings = make_settings()
     configure_logging(
         dataclasses.replace(settings, relay=dataclasses.replace(settings.relay, log_format="json"))
@@ -30,7 +30,7 @@ def json_log() -> Iterator[io.StringIO]:
     handler.setStream(written)
     yield written
     root.handlers[:], root.level = handlers, level
-    structlog.reset_defaults()
+    structlog.configure(**saved)
 
 
 def test_a_stdlib_exception_is_logged_with_its_traceback(json_log: io.StringIO) -> None:
