@@ -133,6 +133,8 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
 
 def _busy_port(port: int) -> str | None:
     """Why `port` (receiver) or `port + 1` (Flower) cannot be used, suggesting a free pair."""
+    if ports.is_free(port) and ports.is_free(port + 1):
+        return None
     suggestion = port + 10
     while not (ports.is_free(suggestion) and ports.is_free(suggestion + 1)):
         suggestion += 10
