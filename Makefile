@@ -9,8 +9,20 @@ PACKAGES := receiver workers shared bbrelay
 LINT_PATHS := $(wildcard $(PACKAGES) tests bench)
 # Runs a command with BBRELAY_REDIS_URL set: the configured Redis, else an embedded one.
 WITH_REDIS := $(BIN)/python -m bbrelay.with_redis --
+# The receiver's port under `make run` (Flower listens on the next one).
+PORT ?= 8000
 
-.PHONY: venv run test lint typecheck unit bench clean distclean
+.PHONY: help venv run test lint typecheck unit bench clean distclean
+
+help:
+	@echo 'make run [PORT=8000]  start Redis, receiver (PORT), worker, beat and Flower (PORT+1)'
+	@echo 'make test             ruff, mypy, unit and integration tests'
+	@echo 'make unit             unit tests only'
+	@echo 'make lint             ruff check and ruff format --check'
+	@echo 'make typecheck        mypy strict'
+	@echo 'make bench            every script in bench/'
+	@echo 'make venv             create .venv and install (done by every target that needs it)'
+	@echo 'make clean            caches and build output; make distclean also removes .venv'
 
 venv: $(STAMP)
 
@@ -25,7 +37,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 run: venv
-	$(BIN)/bbrelay run
+	$(BIN)/bbrelay run --port $(PORT)
 
 test: venv lint typecheck
 	$(WITH_REDIS) $(BIN)/pytest

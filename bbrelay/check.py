@@ -24,9 +24,12 @@ from shared.settings import Settings
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
 from shared.teams.sync import workspaces_to_sync
+from workers.beat_heartbeat import HEARTBEAT_KEY as BEAT_HEARTBEAT_KEY
+from workers.beat_heartbeat import STARTED_KEY as BEAT_STARTED_KEY
 
-BEAT_HEARTBEAT_KEY = "bbrelay:beat:heartbeat"
 BEAT_STALE = 60.0
+# A first sync not done yet is normal this long after beat's start (at least one interval).
+FIRST_SYNC_GRACE = 60.0
 PR_KEYS = frozenset(key for name, keys in ALIASES.items() if name.startswith("pr_") for key in keys)
 
 
@@ -85,6 +88,12 @@ class Checker:
             fix = "start Redis or point BBRELAY_REDIS_URL at it"
             return fail("redis", f"{where} unreachable: {exc}", fix)
         self.redis_ok = True
+        if next(self.redis.scan_iter(match="bbrelay:*", count=1000), None) is None:
+            return warn(
+                "redis",
+                f"{where} answers but holds no relay data (no bbrelay:* keys)",
+                "if the relay runs, this is another Redis: set BBRELAY_REDIS_URL to the relay's",
+            )
         return ok("redis", f"{where} answers")
 
     def aof(self) -> Line:
@@ -242,6 +251,15 @@ class Checker:
             view = store.view(workspace)
             status = (view or {}).get("status", {})
             if not status.get("last_success"):
+                if not status.get("last_error") and self._first_sync_pending():
+                    lines.append(
+                        warn(
+                            f"team sync {workspace}",
+                            "not yet: the first sync runs when beat starts",
+                            "wait for it; see the worker log if it does not come",
+                        )
+                    )
+                    continue
                 error = status.get("last_error") or "never ran"
                 lines.append(
                     fail(
@@ -264,6 +282,14 @@ class Checker:
             else:
                 lines.append(ok(f"team sync {workspace}", detail))
         return lines
+
+    def _first_sync_pending(self) -> bool:
+        """Whether beat started less than one sync interval (at least a minute) ago."""
+        started = self.redis.get(BEAT_STARTED_KEY)
+        if started is None:
+            return False
+        grace = max(self.settings.teams.sync_interval, FIRST_SYNC_GRACE)
+        return time.time() - float(started) < grace
 
 
 def render(lines: list[Line], as_json: bool) -> str:

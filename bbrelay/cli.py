@@ -8,18 +8,24 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any
 
+import httpx
 import redis
 import structlog
 
-from bbrelay.runtime import environ_with_runtime, read_runtime, var_dir
+from bbrelay.runtime import environ_with_runtime, read_runtime, runtime_file
+from shared.bitbucket.errors import BitbucketError
 from shared.config import ConfigError, load_settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect, redacted_url
-from shared.settings import Settings
+from shared.settings import RelaySettings, Settings
+
+DEFAULT_REDIS_URL = next(f.default for f in fields(RelaySettings) if f.name == "redis_url")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,66 +42,127 @@ def main(argv: Sequence[str] | None = None) -> int:
     except redis.RedisError as exc:
         print(f"bbrelay: Redis unreachable ({exc}); is `make run` running?", file=sys.stderr)
         return 1
+    except (httpx.HTTPError, BitbucketError, OSError) as exc:
+        print(f"bbrelay: {_error_text(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bbrelay: interrupted", file=sys.stderr)
+        return 130
     return result
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line for an error a user can meet: the request it concerns when there is one."""
+    if isinstance(exc, httpx.RequestError):
+        return f"{exc.request.method} {exc.request.url} failed: {exc or type(exc).__name__}"
+    return f"{exc or type(exc).__name__}"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default when it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if default in (None, argparse.SUPPRESS, []) or default is False or "%(default)" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help starts with `summary` and shows defaults."""
+    return sub.add_parser(name, help=summary, description=summary, formatter_class=_HelpFormatter)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bbrelay", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start Redis, receiver, worker, beat and Flower")
-    run.add_argument("--port", type=int, default=8000, help="receiver port (Flower: port + 1)")
+    run = _command(
+        sub, "run", "start Redis, receiver, worker, beat and Flower (what make run runs)"
+    )
+    run.add_argument("--port", type=int, default=8000, help="receiver port; Flower: port + 1")
     run.add_argument("--concurrency", type=int, default=2, help="worker processes")
     run.set_defaults(func=_run)
 
-    send = sub.add_parser("send-test-event", help="post a signed sample delivery")
-    send.add_argument("--event", help="event key, e.g. repo:push or pr:opened")
+    send = _command(sub, "send-test-event", "post a signed sample delivery and wait for the worker")
+    send.add_argument(
+        "--event",
+        help="event key or alias (push, pr_opened, pr_updated, pr_merged); "
+        "default: repo:push on Cloud, repo:refs_changed on Server/DC",
+    )
     send.add_argument("--product", choices=["cloud", "server"], help="default: configured type")
-    send.add_argument("--url", help="receiver webhook URL (default: the running service)")
+    send.add_argument(
+        "--repo", metavar="WS/REPO", help="the payload's repository (DC: PROJECT/REPO)"
+    )
+    send.add_argument("--url", help="receiver webhook URL; default: the running service")
     send.add_argument("--exact", action="store_true", help="send the fixture bytes unchanged")
     send.add_argument("--no-wait", action="store_true", help="do not wait for the worker")
     send.set_defaults(func=_send_test_event)
 
-    deliveries = sub.add_parser("deliveries", help="list recent webhook deliveries")
-    deliveries.add_argument("--limit", type=int, default=20)
+    deliveries = _command(sub, "deliveries", "list recent webhook deliveries")
+    deliveries.add_argument("--limit", type=int, default=20, help="at most this many")
     deliveries.add_argument("--failed", action="store_true", help="dead letters only")
     deliveries.add_argument("--json", action="store_true", help="one JSON object per line")
     deliveries.set_defaults(func=_deliveries)
 
-    jobs = sub.add_parser("jobs", help="list recent jobs, or show one")
+    jobs = _command(sub, "jobs", "list recent jobs, or show one")
     jobs.add_argument("job_id", nargs="?", help="show this job in full")
-    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--limit", type=int, default=20, help="at most this many")
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
     jobs.set_defaults(func=_jobs)
 
-    check = sub.add_parser("check", help="one report: config, Redis, workers, Bitbucket, hooks")
+    check = _command(sub, "check", "one report: config, Redis, workers, beat, Bitbucket, hooks")
     check.add_argument("--json", action="store_true", help="the report as JSON")
     check.set_defaults(func=_check)
 
-    hooks = sub.add_parser("hooks", help="the relay's own webhooks in Bitbucket")
+    hooks = _command(sub, "hooks", "the relay's own webhooks in Bitbucket")
     hooks_sub = hooks.add_subparsers(required=True, metavar="ACTION")
-    hooks_list = hooks_sub.add_parser("list", help="our hook on each allowed target")
+    hooks_list = _command(hooks_sub, "list", "our hook on each allowed target")
     hooks_list.set_defaults(func=_hooks, action="list", dry_run=True)
-    hooks_install = hooks_sub.add_parser("install", help="create or update our hooks")
+    hooks_install = _command(hooks_sub, "install", "create or update our hooks")
     hooks_install.add_argument("--dry-run", action="store_true", help="say what would change")
     hooks_install.set_defaults(func=_hooks, action="install")
-    hooks_rotate = hooks_sub.add_parser("rotate-secret", help="give every hook a new secret")
+    hooks_rotate = _command(hooks_sub, "rotate-secret", "give every hook a new secret")
     hooks_rotate.set_defaults(func=_hooks, action="rotate-secret", dry_run=False)
 
-    replay = sub.add_parser("replay", help="run stored deliveries again (dead letters)")
-    replay.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID")
+    replay = _command(sub, "replay", "run stored deliveries again (dead letters)")
+    replay.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID", help="these deliveries")
     replay.add_argument("--all-failed", action="store_true", help="every dead letter")
     replay.set_defaults(func=_replay)
 
-    sync = sub.add_parser("sync-teams", help="sync workspace members to roles now, print the diff")
-    sync.add_argument("--workspace", help="only this workspace (default: every allowed one)")
+    sync = _command(sub, "sync-teams", "sync workspace members to roles now, print the diff")
+    sync.add_argument("--workspace", help="only this workspace; default: every allowed one")
     sync.add_argument("--dry-run", action="store_true", help="read and diff, change nothing")
     sync.add_argument("--force", action="store_true", help="apply a diff held for removals")
     sync.set_defaults(func=_sync_teams)
 
-    config = sub.add_parser("config", help="validate the configuration and summarise it")
+    config = _command(sub, "config", "validate the configuration and summarise it")
     config.set_defaults(func=_config)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("bitbucket-relay")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _settings(environ: dict[str, str]) -> Settings:
+    """The settings a command works with; says so when they fall back to the default Redis."""
+    settings = load_settings(environ=environ)
+    if settings.relay.redis_url == DEFAULT_REDIS_URL and not read_runtime(environ):
+        print(
+            f"bbrelay: no running `bbrelay run` found ({runtime_file(environ)}), so this uses the "
+            f"default Redis {DEFAULT_REDIS_URL}; run it inside the checkout, or set "
+            "BBRELAY_REDIS_URL (and BBRELAY_VAR_DIR)",
+            file=sys.stderr,
+        )
+    return settings
 
 
 def _run(args: argparse.Namespace, environ: dict[str, str]) -> int:
@@ -105,23 +172,43 @@ def _run(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 
 def _send_test_event(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    from bbrelay.test_event import DEFAULT_EVENTS, UnknownTestEvent, send_test_event
+    from bbrelay.test_event import (
+        DEFAULT_EVENTS,
+        UnknownTestEvent,
+        resolve_event,
+        send_test_event,
+    )
 
-    settings = load_settings(environ=environ)
+    settings = _settings(environ)
     if not settings.bitbucket.webhook_secrets:
-        print("bbrelay: no webhook secret configured (BBRELAY_WEBHOOK_SECRET)", file=sys.stderr)
+        print(
+            "bbrelay: no webhook secret configured: set BBRELAY_WEBHOOK_SECRET, or run this where "
+            "`make run` keeps var/webhook-secret (or set BBRELAY_VAR_DIR to that var dir)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.exact and args.repo:
+        print(
+            "bbrelay: --exact sends the fixture unchanged; drop --exact or --repo", file=sys.stderr
+        )
         return 2
     product = args.product or settings.bitbucket.product
-    event_key = args.event or DEFAULT_EVENTS[product]
-    url = args.url or _receiver_url(settings, environ) + "/api/webhooks/bitbucket"
+    event_key = resolve_event(product, args.event or DEFAULT_EVENTS[product])
+    url, where = (args.url, "--url") if args.url else _receiver_url(settings, environ)
     secret = settings.bitbucket.webhook_secrets[0]
     try:
-        delivery = send_test_event(url, secret, product, event_key, unique=not args.exact)
+        delivery = send_test_event(
+            url, secret, product, event_key, unique=not args.exact, repository=args.repo
+        )
     except UnknownTestEvent as exc:
         print(f"bbrelay: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"bbrelay: could not reach {url}: {exc}", file=sys.stderr)
+    except (httpx.HTTPError, OSError) as exc:
+        print(
+            f"bbrelay: could not reach {url} ({where}): {exc or type(exc).__name__}; "
+            "start the relay (`make run`) or name the receiver with --url",
+            file=sys.stderr,
+        )
         return 1
     print(f"POST {url}  {product} {event_key}  delivery {delivery.delivery_id}")
     print(f"{delivery.status} {json.dumps(delivery.answer)}")
@@ -131,9 +218,16 @@ def _send_test_event(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return 0 if 200 <= delivery.status < 300 else 1
 
 
-def _receiver_url(settings: Settings, environ: dict[str, str]) -> str:
-    running = read_runtime(var_dir(environ)).get("receiver_url")
-    return str(running or settings.relay.public_url or "http://127.0.0.1:8000").rstrip("/")
+def _receiver_url(settings: Settings, environ: dict[str, str]) -> tuple[str, str]:
+    """The webhook URL of the running service, else of publicUrl, else the default; and which."""
+    running = read_runtime(environ).get("receiver_url")
+    if running:
+        base, where = str(running), "the running `bbrelay run`"
+    elif settings.relay.public_url:
+        base, where = settings.relay.public_url, "global.relay.publicUrl"
+    else:
+        base, where = "http://127.0.0.1:8000", "the default; no running `bbrelay run` found"
+    return base.rstrip("/") + "/api/webhooks/bitbucket", where
 
 
 def _wait_for_worker(settings: Settings, delivery_id: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -149,7 +243,7 @@ def _wait_for_worker(settings: Settings, delivery_id: str, timeout: float = 10.0
 
 
 def _deliveries(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    settings = load_settings(environ=environ)
+    settings = _settings(environ)
     store = DeliveryStore(connect(settings.relay.redis_url))
     records = store.recent(args.limit, failed=args.failed)
     if args.json:
@@ -159,12 +253,15 @@ def _deliveries(args: argparse.Namespace, environ: dict[str, str]) -> int:
     if not records:
         print("no deliveries" + (" failed" if args.failed else " yet"))
         return 0
-    print(f"{'RECEIVED':20} {'DELIVERY':38} {'STATUS':10} {'TRIES':5} {'EVENT':22} REPOSITORY")
+    ids = max(38, *(len(str(record["delivery_id"])) + 1 for record in records))
+    events = max(22, *(len(str(record.get("event_key", ""))) + 1 for record in records))
+    header = f"{'DELIVERY':{ids}} {'STATUS':10} {'TRIES':5} {'EVENT':{events}} REPOSITORY"
+    print(f"{'RECEIVED':20} {header}")
     for record in records:
         received = datetime.fromtimestamp(record.get("received_at", 0), UTC)
         print(
-            f"{received:%Y-%m-%d %H:%M:%S}  {record['delivery_id']:38} {record['status']:10} "
-            f"{record.get('attempts', 0):<5} {record.get('event_key', ''):22} "
+            f"{received:%Y-%m-%d %H:%M:%S}  {record['delivery_id']:{ids}} {record['status']:10} "
+            f"{record.get('attempts', 0):<5} {record.get('event_key', ''):{events}} "
             f"{record.get('repository', '')}"
         )
         if record.get("error"):
@@ -173,7 +270,7 @@ def _deliveries(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 
 def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    settings = load_settings(environ=environ)
+    settings = _settings(environ)
     store = JobStore(connect(settings.relay.redis_url))
     if args.job_id:
         job = store.get(args.job_id)
@@ -207,7 +304,7 @@ def _check(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from bbrelay import check
 
     try:
-        settings = load_settings(environ=environ)
+        settings = _settings(environ)
     except ConfigError as exc:
         line = check.fail("config", str(exc), "fix the keys named above")
         print(check.render([line], args.json))
@@ -223,7 +320,7 @@ def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from shared.bitbucket.factory import build_client
     from shared.webhook_secrets import SecretRing
 
-    settings = load_settings(environ=environ)
+    settings = _settings(environ)
     client_redis = connect(settings.relay.redis_url)
     client = build_client(settings.bitbucket, client_redis)
     ring = SecretRing(client_redis)
@@ -260,11 +357,15 @@ def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
 def _replay(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from bbrelay.replay import replay_many
 
-    settings = load_settings(environ=environ)
+    settings = _settings(environ)
     store = DeliveryStore(connect(settings.relay.redis_url))
     ids = list(args.delivery_ids)
     if args.all_failed:
-        ids += [str(r["delivery_id"]) for r in store.recent(10_000, failed=True)]
+        failed = [str(r["delivery_id"]) for r in store.recent(10_000, failed=True)]
+        if not failed and not ids:
+            print("no failed deliveries: nothing to replay")
+            return 0
+        ids += failed
     if not ids:
         print("nothing to replay: name delivery ids or use --all-failed")
         return 0
@@ -275,7 +376,7 @@ def _sync_teams(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from bbrelay.team_sync import sync_teams_now
 
     return sync_teams_now(
-        load_settings(environ=environ), args.workspace, dry_run=args.dry_run, force=args.force
+        _settings(environ), args.workspace, dry_run=args.dry_run, force=args.force
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
-from bbrelay import with_redis
+from bbrelay import ports, with_redis
 from bbrelay.runtime import clear_runtime, write_runtime
 from bbrelay.supervisor import NamedCommand, run_processes
 from shared.config import load_settings
@@ -91,6 +91,10 @@ def commands(var: Path, port: int, concurrency: int) -> list[NamedCommand]:
 
 def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -> int:
     """Start everything in the foreground; Ctrl-C stops all of it, Redis included."""
+    busy = _busy_port(port)
+    if busy:
+        print(f"bbrelay: {busy}", file=sys.stderr)
+        return 1
     env = {"BBRELAY_ENV": "development", **environ}
     var = Path(env.get("BBRELAY_VAR_DIR", "./var")).resolve()
     var.mkdir(parents=True, exist_ok=True)
@@ -106,11 +110,15 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
         auth = flower_auth(var, env)
         env["FLOWER_BASIC_AUTH"] = auth  # not on the command line, which every user can read
         receiver_url = f"http://127.0.0.1:{port}"
+        if settings.source:
+            env["BBRELAY_CONFIG"] = str(Path(settings.source).resolve())
         shared_env = {
-            key: env[key] for key in ("BBRELAY_REDIS_URL", "BBRELAY_ENV", "BBRELAY_VAR_DIR")
+            key: env[key]
+            for key in ("BBRELAY_REDIS_URL", "BBRELAY_ENV", "BBRELAY_VAR_DIR", "BBRELAY_CONFIG")
+            if key in env
         }
-        write_runtime(var, {"receiver_url": receiver_url, "environ": shared_env})
-        stack.callback(clear_runtime, var)
+        write_runtime(env, {"receiver_url": receiver_url, "environ": shared_env})
+        stack.callback(clear_runtime, env)
         _banner(
             settings.dry_run,
             settings.relay.generated_webhook_secret,
@@ -122,6 +130,18 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
         )
         return run_processes(commands(var, port, concurrency), env)
     return 0
+
+
+def _busy_port(port: int) -> str | None:
+    """Why `port` (receiver) or `port + 1` (Flower) cannot be used, suggesting a free pair."""
+    if ports.is_free(port) and ports.is_free(port + 1):
+        return None
+    suggestion = port + 10
+    while not (ports.is_free(suggestion) and ports.is_free(suggestion + 1)):
+        suggestion += 10
+    return ports.in_use_message(port, "receiver", suggestion) or ports.in_use_message(
+        port + 1, "Flower, the receiver's port + 1", suggestion
+    )
 
 
 def _banner(

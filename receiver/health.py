@@ -40,4 +40,4 @@ def readyz() -> ResponseReturnValue:
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
     client: redis.Redis[bytes] = current_app.extensions["bbrelay.redis"]
-    return Response(scrape(client), mimetype=CONTENT_TYPE_LATEST)
+    return Response(scrape(client), content_type=CONTENT_TYPE_LATEST)

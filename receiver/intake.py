@@ -13,7 +13,7 @@ from werkzeug.datastructures import Headers
 
 from receiver.enqueue import BrokerUnavailable, Enqueuer
 from receiver.signature import verify
-from shared.access import event_allowed
+from shared.access import event_refusal
 from shared.deliveries import DeliveryStore
 from shared.events import Event
 from shared.payloads import PayloadError, UnknownEventKey, parse_event
@@ -97,8 +97,9 @@ class Intake:
             return Answer(200, {"status": "pong"}, "ignored")
         if self.subscribed and event.event_key not in self.subscribed:
             return Answer(202, {"status": "ignored", "reason": "event not subscribed"}, "ignored")
-        if not self._allowed(event):
-            return Answer(202, {"status": "filtered"}, "filtered")
+        refused = self._refusal(event)
+        if refused is not None:
+            return Answer(202, {"status": "filtered", "reason": refused}, "filtered")
         return self._enqueue_once(event, body)
 
     def _verified(self, body: bytes, signature: str | None) -> bool | None:
@@ -116,9 +117,10 @@ class Intake:
         except redis.RedisError:
             return None
 
-    def _allowed(self, event: Event) -> bool:
+    def _refusal(self, event: Event) -> str | None:
+        """Why the allow/block lists filter this event, or None when it may pass."""
         bitbucket = self.settings.bitbucket
-        return event_allowed(
+        return event_refusal(
             event.workspace, event.repository, bitbucket.workspaces, bitbucket.repositories
         )
 

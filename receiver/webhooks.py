@@ -15,6 +15,15 @@ from receiver.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
 bp = Blueprint("webhooks", __name__)
 log = structlog.get_logger(__name__)
 
+# What a sender needs to know to get past an answer; Studio's documented curl test is unsigned.
+HINTS: dict[str, dict[str, str]] = {
+    "bad_signature": {
+        "expected": "X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the "
+        "configured webhook secret>",
+        "try": "bbrelay send-test-event",
+    }
+}
+
 
 @bp.post("/api/webhooks/bitbucket")
 def receive_webhook() -> ResponseReturnValue:
@@ -35,7 +44,7 @@ def receive_webhook() -> ResponseReturnValue:
     WEBHOOK_LATENCY.observe(time.perf_counter() - started)
     level = "warning" if answer.status >= 400 else "info"
     getattr(log, level)(f"webhook.{answer.outcome}", status=answer.status, **answer.log_fields)
-    return jsonify(answer.body), answer.status
+    return jsonify(answer.body | HINTS.get(answer.outcome, {})), answer.status
 
 
 class UnreadableBody(Exception):

@@ -6,27 +6,47 @@ from fnmatch import fnmatchcase
 
 from shared.settings import AccessLists
 
+WORKSPACE_LISTS = "global.git.bitbucket.workspaces"
+REPOSITORY_LISTS = "global.git.bitbucket.repositories"
+
+
+def matching(value: str, patterns: tuple[str, ...]) -> str | None:
+    """The first pattern `value` matches, case-insensitively (slugs and DC keys differ in case)."""
+    lowered = value.lower()
+    return next((p for p in patterns if fnmatchcase(lowered, p.lower())), None)
+
 
 def matches_any(value: str, patterns: tuple[str, ...]) -> bool:
     """Case-insensitive glob match: Bitbucket slugs and DC project keys differ only in case."""
-    lowered = value.lower()
-    return any(fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
+    return matching(value, patterns) is not None
+
+
+def refusal(value: str, lists: AccessLists, name: str) -> str | None:
+    """Why `lists` (configured at `name`) refuse `value`, or None when they let it pass."""
+    blocked_by = matching(value, lists.block)
+    if blocked_by is not None:
+        return f"{value} matches {blocked_by!r} in {name}.blockList"
+    if lists.allow and not matches_any(value, lists.allow):
+        return f"{value} is not in {name}.allowList"
+    return None
 
 
 def is_allowed(value: str, lists: AccessLists) -> bool:
     """Not blocked, and allowed by an empty allow list or a matching pattern."""
-    if matches_any(value, lists.block):
-        return False
-    return not lists.allow or matches_any(value, lists.allow)
+    return refusal(value, lists, "") is None
 
 
-def event_allowed(
+def event_refusal(
     workspace: str | None,
     repository: str | None,
     workspaces: AccessLists,
     repositories: AccessLists,
-) -> bool:
-    """Whether an event from this workspace (DC: project) and repository may pass."""
-    if workspace is not None and not is_allowed(workspace, workspaces):
-        return False
-    return repository is None or is_allowed(repository, repositories)
+) -> str | None:
+    """Why an event from this workspace (DC: project) and repository is filtered, or None."""
+    if workspace is not None:
+        reason = refusal(workspace, workspaces, WORKSPACE_LISTS)
+        if reason is not None:
+            return reason
+    if repository is None:
+        return None
+    return refusal(repository, repositories, REPOSITORY_LISTS)

@@ -1,4 +1,4 @@
-"""Beat writes a heartbeat to Redis so `bbrelay check` can tell it is alive."""
+"""Beat writes when it started and a heartbeat to Redis so `bbrelay check` can tell it is alive."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared.redis import connect
 from shared.settings import Settings
 
 HEARTBEAT_KEY = "bbrelay:beat:heartbeat"
+STARTED_KEY = "bbrelay:beat:started"
 INTERVAL = 10.0
 
 log = structlog.get_logger(__name__)
@@ -30,9 +31,14 @@ def beat_loop(client: redis.Redis[bytes], stop: threading.Event) -> None:
 
 def connect_heartbeat(settings: Settings) -> None:
     def on_beat_init(**_: Any) -> None:
+        client = connect(settings.relay.redis_url)
+        try:
+            client.set(STARTED_KEY, f"{time.time():.3f}")
+        except redis.RedisError as exc:
+            log.warning("beat.start_not_recorded", error=str(exc))
         thread = threading.Thread(
             target=beat_loop,
-            args=(connect(settings.relay.redis_url), threading.Event()),
+            args=(client, threading.Event()),
             name="bbrelay-beat-heartbeat",
             daemon=True,
         )

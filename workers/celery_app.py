@@ -23,6 +23,7 @@ def make_celery(settings: Settings) -> Celery:
     )
     config = celery_config(settings)
     app.conf.update(config, broker_transport=transport_for(config["broker_url"]))
+    app.conf.beat_scheduler = "workers.beat_scheduler:SchedulerMakingItsDirectory"
     if settings.team_sync.enabled:
         interval = settings.teams.sync_interval
         app.conf.beat_schedule = {
@@ -38,9 +39,10 @@ def make_celery(settings: Settings) -> Celery:
 settings = load_settings()
 app = make_celery(settings)
 
-from workers import beat_heartbeat, metrics_server, recovery, signals  # noqa: E402
+from workers import beat_heartbeat, first_sync, metrics_server, recovery, signals  # noqa: E402
 
 signals.connect(settings)
 recovery.connect(settings)
 beat_heartbeat.connect_heartbeat(settings)
+first_sync.connect_first_sync(app, settings)
 metrics_server.connect()

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from shared.access import event_allowed, matches_any
+from shared.access import event_refusal, matches_any
 from shared.jobs.model import JobRequest
 from shared.repository_names import FULL_NAME_RULE, is_valid_full_name
 from shared.settings import BitbucketSettings
@@ -97,8 +97,9 @@ def job_request(trigger: DataChangeRequest, settings: BitbucketSettings) -> JobR
 def check_repository(repository: str, settings: BitbucketSettings) -> None:
     """The repository and workspace access lists, then `dataChange.repositories` when set."""
     workspace = repository.split("/", 1)[0]
-    if not event_allowed(workspace, repository, settings.workspaces, settings.repositories):
-        raise RepositoryNotServed(f"repository: {repository} is not served by this relay")
+    refused = event_refusal(workspace, repository, settings.workspaces, settings.repositories)
+    if refused is not None:
+        raise RepositoryNotServed(f"repository: {refused}")
     allowed = settings.pipelines.data_change.repositories
     if allowed and not matches_any(repository, allowed):
         raise RepositoryNotServed(

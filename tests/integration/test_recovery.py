@@ -129,9 +129,7 @@ def test_a_start_left_after_the_trigger_takes_up_that_run_instead_of_starting_an
         request = _job_for(services, sha)
         assert services.jobs.create(request)
         assert services.jobs.claim_start(request.job_id, owner="killed-worker")
-        run = pipeline_runner.start(
-            services.bitbucket, request, None, services.settings.bitbucket
-        )
+        run = pipeline_runner.start(services.bitbucket, request, None, services.settings.bitbucket)
         wait_until(lambda: _job_state(services, request.job_id) == "SUCCESSFUL")
         job = services.jobs.get(request.job_id)
     assert job is not None and job.external_id == run.uuid
@@ -161,9 +159,7 @@ def test_a_running_job_whose_poll_was_never_scheduled_gets_it_back(
         request = _job_for(services, sha)
         assert services.jobs.create(request)
         assert services.jobs.claim_start(request.job_id, owner="killed-worker")
-        run = pipeline_runner.start(
-            services.bitbucket, request, None, services.settings.bitbucket
-        )
+        run = pipeline_runner.start(services.bitbucket, request, None, services.settings.bitbucket)
         assert services.jobs.finish_start(request.job_id, "killed-worker", external_id=run.uuid)
         wait_until(lambda: _job_state(services, request.job_id) == "SUCCESSFUL")
     assert _runs_for(cloud, sha) == 1

@@ -8,7 +8,7 @@ import fakeredis
 import pytest
 import redis
 from flask.testing import FlaskClient
-from prometheus_client import REGISTRY
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from structlog.testing import capture_logs
 
 from receiver import NoWebhookSecret, create_app
@@ -115,7 +115,10 @@ def test_rejects_unverified_deliveries_with_401_and_stores_nothing(
     before = _count("bad_signature")
     response = client.post(URL, data=SIGNED_BODY, headers=headers)
     assert response.status_code == 401
-    assert response.json == {"error": "missing or invalid X-Hub-Signature"}
+    assert response.json is not None
+    assert response.json["error"] == "missing or invalid X-Hub-Signature"
+    assert response.json["expected"].startswith("X-Hub-Signature: sha256=<hex HMAC-SHA256")
+    assert response.json["try"] == "bbrelay send-test-event"
     assert enqueuer.sent == []
     assert _stored_keys(server) == 0
     assert _count("bad_signature") == before + 1
@@ -210,8 +213,25 @@ def test_a_blocked_repository_is_filtered_with_202(
         URL, data=SIGNED_BODY, headers=_cloud_headers()
     )
     assert response.status_code == 202
-    assert response.json == {"status": "filtered"}
+    assert response.json == {
+        "status": "filtered",
+        "reason": "nfalco79/test-repos matches 'nfalco79/test-*' in "
+        "global.git.bitbucket.repositories.blockList",
+    }
     assert enqueuer.sent == []
+
+
+def test_a_repository_outside_the_allow_list_is_filtered_naming_the_list(
+    server: fakeredis.FakeServer, enqueuer: RecordingEnqueuer
+) -> None:
+    settings = make_settings(repositories=AccessLists(allow=("acme/data-pipeline",)))
+    response = _client(server, enqueuer, settings).post(
+        URL, data=SIGNED_BODY, headers=_cloud_headers()
+    )
+    assert response.json == {
+        "status": "filtered",
+        "reason": "nfalco79/test-repos is not in global.git.bitbucket.repositories.allowList",
+    }
 
 
 def test_a_workspace_outside_the_allow_list_is_filtered(
@@ -221,7 +241,10 @@ def test_a_workspace_outside_the_allow_list_is_filtered(
     response = _client(server, enqueuer, settings).post(
         URL, data=SIGNED_BODY, headers=_cloud_headers()
     )
-    assert response.json == {"status": "filtered"}
+    assert response.json == {
+        "status": "filtered",
+        "reason": "nfalco79 is not in global.git.bitbucket.workspaces.allowList",
+    }
 
 
 def test_an_unsigned_server_ping_gets_200_and_enqueues_nothing(
@@ -312,7 +335,9 @@ def test_readyz_reports_redis_and_dry_run(
 
 def test_metrics_expose_deliveries_by_outcome_and_latency(client: FlaskClient) -> None:
     client.post(URL, data=SIGNED_BODY, headers=_cloud_headers("d-m"))
-    text = client.get("/metrics").get_data(as_text=True)
+    response = client.get("/metrics")
+    text = response.get_data(as_text=True)
+    assert response.content_type == CONTENT_TYPE_LATEST
     assert 'bbrelay_webhook_deliveries_total{outcome="accepted"}' in text
     assert 'bbrelay_webhook_deliveries_total{outcome="too_large"}' in text
     assert "bbrelay_webhook_request_duration_seconds_bucket" in text
