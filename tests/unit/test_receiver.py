@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import fakeredis
@@ -346,3 +347,34 @@ def test_metrics_expose_deliveries_by_outcome_and_latency(client: FlaskClient) -
 def test_the_receiver_refuses_to_start_without_a_webhook_secret(fake_redis: redis.Redis) -> None:
     with pytest.raises(NoWebhookSecret, match="BBRELAY_WEBHOOK_SECRET"):
         create_app(make_settings(secrets=()), enqueuer=RecordingEnqueuer(), redis_client=fake_redis)
+
+
+def test_an_unreadable_rotation_ring_gives_503_not_401(
+    server: fakeredis.FakeServer, enqueuer: RecordingEnqueuer
+) -> None:
+    client = _client(server, enqueuer, make_settings(secrets=("not-the-one",)))
+    server.connected = False
+    down = client.post(URL, data=SIGNED_BODY, headers=_cloud_headers("d-7"))
+    assert down.status_code == 503
+    assert _count("unavailable") >= 1
+    server.connected = True
+    assert client.post(URL, data=SIGNED_BODY, headers=_cloud_headers("d-7")).status_code == 401
+
+
+def test_a_body_the_server_cannot_read_gets_400_and_stores_nothing(
+    server: fakeredis.FakeServer, client: FlaskClient, enqueuer: RecordingEnqueuer
+) -> None:
+    class BrokenChunks(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, _buffer: object) -> int:
+            raise ValueError("Invalid chunk size")  # as gunicorn's InvalidChunkSize, not OSError
+
+    environ = {"wsgi.input": io.BufferedReader(BrokenChunks()), "wsgi.input_terminated": True}
+    headers = _cloud_headers("d-8") | {"Transfer-Encoding": "chunked"}
+    response = client.post(URL, headers=headers, environ_overrides=environ)
+    assert response.status_code == 400
+    assert response.json == {"error": "the request body could not be read"}
+    assert enqueuer.sent == []
+    assert _stored_keys(server) == 0
