@@ -112,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs = _command(sub, "jobs", "list recent jobs, or show one")
     jobs.add_argument("job_id", nargs="?", help="show this job in full")
     jobs.add_argument("--limit", type=int, default=20, help="at most this many")
+    jobs.add_argument("--dead", action="store_true", help="dead letters only")
     jobs.add_argument("--json", action="store_true", help="one JSON object per line")
     jobs.set_defaults(func=_jobs)
 
@@ -129,9 +130,14 @@ def _parser() -> argparse.ArgumentParser:
     hooks_rotate = _command(hooks_sub, "rotate-secret", "give every hook a new secret")
     hooks_rotate.set_defaults(func=_hooks, action="rotate-secret", dry_run=False)
 
-    replay = _command(sub, "replay", "run stored deliveries again (dead letters)")
+    replay = _command(sub, "replay", "run dead letters again: stored deliveries and dead jobs")
     replay.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID", help="these deliveries")
-    replay.add_argument("--all-failed", action="store_true", help="every dead letter")
+    replay.add_argument(
+        "--job", action="append", default=[], metavar="JOB_ID", help="this dead job (repeatable)"
+    )
+    replay.add_argument(
+        "--all-failed", action="store_true", help="every failed delivery and every dead job"
+    )
     replay.set_defaults(func=_replay)
 
     sync = _command(sub, "sync-teams", "sync workspace members to roles now, print the diff")
@@ -279,13 +285,13 @@ def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
             return 1
         print(json.dumps(job.to_public(), indent=2, sort_keys=True))
         return 0
-    jobs = store.recent(args.limit)
+    jobs = store.dead_jobs(args.limit) if args.dead else store.recent(args.limit)
     if args.json:
         for job in jobs:
             print(json.dumps(job.to_public(), sort_keys=True))
         return 0
     if not jobs:
-        print("no jobs yet")
+        print("no dead jobs" if args.dead else "no jobs yet")
         return 0
     print(f"{'CREATED':20} {'JOB':36} {'STATE':11} {'STATUS':11} {'COMMIT':12} REPOSITORY")
     for job in jobs:
@@ -297,6 +303,8 @@ def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
         )
         if job.description:
             print(f"{'':22}{job.description}")
+        if job.dead:
+            print(f"{'':22}dead letter: {job.dead} (bbrelay replay --job {job.job_id})")
     return 0
 
 
@@ -355,21 +363,24 @@ def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 
 def _replay(args: argparse.Namespace, environ: dict[str, str]) -> int:
-    from bbrelay.replay import replay_many
+    from bbrelay.replay import replay_many, revive_jobs
 
     settings = _settings(environ)
-    store = DeliveryStore(connect(settings.relay.redis_url))
-    ids = list(args.delivery_ids)
+    client = connect(settings.relay.redis_url)
+    store = DeliveryStore(client)
+    jobs = JobStore(client)
+    ids, job_ids = list(args.delivery_ids), list(args.job)
     if args.all_failed:
-        failed = [str(r["delivery_id"]) for r in store.recent(10_000, failed=True)]
-        if not failed and not ids:
-            print("no failed deliveries: nothing to replay")
+        ids += [str(r["delivery_id"]) for r in store.recent(10_000, failed=True)]
+        job_ids += jobs.dead(10_000)
+        if not ids and not job_ids:
+            print("no failed deliveries and no dead jobs: nothing to replay")
             return 0
-        ids += failed
-    if not ids:
-        print("nothing to replay: name delivery ids or use --all-failed")
+    if not ids and not job_ids:
+        print("nothing to replay: name delivery ids, --job JOB_ID, or use --all-failed")
         return 0
-    return replay_many(settings, store, ids)
+    status = replay_many(settings, store, ids) if ids else 0
+    return max(status, revive_jobs(jobs, job_ids))
 
 
 def _sync_teams(args: argparse.Namespace, environ: dict[str, str]) -> int:

@@ -11,6 +11,7 @@ import uuid
 
 from receiver.enqueue import BrokerUnavailable, CeleryEnqueuer
 from shared.deliveries import DeliveryStore
+from shared.jobs.store import JobStore
 from shared.settings import Settings
 from shared.stored_events import NotStored, stored_event
 
@@ -47,4 +48,16 @@ def replay_many(settings: Settings, store: DeliveryStore, ids: list[str]) -> int
             refused += 1
             continue
         print(f"replayed {delivery_id} as task {task_id}")
+    return 1 if refused else 0
+
+
+def revive_jobs(store: JobStore, job_ids: list[str]) -> int:
+    """Hand each dead job back to the workers' sweep, which carries it on from its state."""
+    refused = 0
+    for job_id in job_ids:
+        if store.revive(job_id):
+            print(f"re-driving job {job_id}: the workers carry it on from its state")
+        else:
+            print(f"not replayed: no job {job_id} (unknown, or older than the records)")
+            refused += 1
     return 1 if refused else 0

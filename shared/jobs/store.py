@@ -116,6 +116,10 @@ class JobStore:
     def dead(self, limit: int = 100) -> list[str]:
         return [raw.decode() for raw in self.redis.zrevrange(DEAD_INDEX, 0, max(0, limit - 1))]
 
+    def dead_jobs(self, limit: int = 20) -> list[Job]:
+        """Dead letters, newest first."""
+        return self._jobs(self.dead(limit))
+
     def due(self, now: float, limit: int) -> list[str]:
         """Jobs whose deadline has passed, oldest first."""
         raw = self.redis.zrangebyscore(DEADLINES, "-inf", now, start=0, num=limit)
@@ -133,9 +137,12 @@ class JobStore:
 
     def recent(self, limit: int = 20) -> list[Job]:
         ids = self.redis.zrevrange(JOBS_INDEX, 0, max(0, limit - 1))
+        return self._jobs([raw.decode() for raw in ids])
+
+    def _jobs(self, ids: list[str]) -> list[Job]:
         pipe = self.redis.pipeline()
-        for raw_id in ids:
-            pipe.hgetall(job_key(raw_id.decode()))
+        for job_id in ids:
+            pipe.hgetall(job_key(job_id))
         return [job_from_hash(raw) for raw in pipe.execute() if raw]
 
 

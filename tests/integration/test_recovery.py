@@ -164,3 +164,24 @@ def test_a_running_job_whose_poll_was_never_scheduled_gets_it_back(
         wait_until(lambda: _job_state(services, request.job_id) == "SUCCESSFUL")
     assert _runs_for(cloud, sha) == 1
     assert [s["state"] for s in cloud.statuses(REPO, sha)][-1:] == ["SUCCESSFUL"]
+
+
+def test_a_dead_job_is_listed_and_replay_carries_it_on_to_one_run(
+    cloud: FakeBitbucket, redis_url: str, tmp_path: Path
+) -> None:
+    sha = "5" * 40
+    with _relay(redis_url, tmp_path, cloud) as bbrelay:
+        services = _services(bbrelay, tmp_path)
+        request = _job_for(services, sha)
+        assert services.jobs.create(request)
+        services.jobs.mark_dead(request.job_id, "RetryableError: Bitbucket answered 503")
+        listed = bbrelay.bbrelay("jobs", "--dead")
+        assert request.job_id in listed.stdout
+        assert "dead letter: RetryableError: Bitbucket answered 503" in listed.stdout
+        time.sleep(3)  # past the start deadline: a dead job is left alone by the sweep
+        assert _job_state(services, request.job_id) == "PENDING"
+        replayed = bbrelay.bbrelay("replay", "--job", request.job_id)
+        assert replayed.returncode == 0, replayed.stderr
+        wait_until(lambda: _job_state(services, request.job_id) == "SUCCESSFUL")
+        assert "no dead jobs" in bbrelay.bbrelay("jobs", "--dead").stdout
+    assert _runs_for(cloud, sha) == 1
