@@ -89,7 +89,7 @@ def test_replay_all_failed_with_nothing_failed_says_so(
     user: Path, fake_redis: fakeredis.FakeRedis, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["replay", "--all-failed"]) == 0
-    assert capsys.readouterr().out == "no failed deliveries: nothing to replay\n"
+    assert capsys.readouterr().out == "no failed deliveries and no dead jobs: nothing to replay\n"
 
 
 def test_deliveries_table_stays_aligned_for_long_ids(
