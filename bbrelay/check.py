@@ -20,7 +20,7 @@ from shared.deliveries import DeliveryStore
 from shared.event_keys import ALIASES
 from shared.ratelimit import ConsumerPool
 from shared.redis import connect, redacted_url
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
 from shared.teams.sync import workspaces_to_sync

@@ -23,7 +23,7 @@ from shared.config import ConfigError, load_settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect, redacted_url
-from shared.settings import RelaySettings, Settings
+from shared.config.settings import RelaySettings, Settings
 
 DEFAULT_REDIS_URL = next(f.default for f in fields(RelaySettings) if f.name == "redis_url")
 

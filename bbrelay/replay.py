@@ -11,7 +11,7 @@ import uuid
 
 from receiver.enqueue import BrokerUnavailable, CeleryEnqueuer
 from shared.deliveries import DeliveryStore
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.stored_events import NotStored, stored_event
 
 

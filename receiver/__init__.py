@@ -13,7 +13,7 @@ from shared.config import load_settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)

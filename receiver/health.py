@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from receiver.metrics import scrape
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 bp = Blueprint("health", __name__)
 

@@ -17,7 +17,7 @@ from shared.access import event_refusal
 from shared.deliveries import DeliveryStore
 from shared.events import Event
 from shared.payloads import PayloadError, UnknownEventKey, parse_event
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.task_names import QUEUE
 
 # Redis redelivers an unacknowledged task after this long; every time limit stays below it.

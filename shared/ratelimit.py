@@ -14,7 +14,7 @@ from importlib import resources
 
 import redis
 
-from shared.settings import RateLimit
+from shared.config.settings import RateLimit
 
 PREFIX = "bbrelay:bucket"
 MAX_PAUSE = 300.0

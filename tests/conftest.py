@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, RelaySettings, Settings
+from shared.config.settings import BitbucketSettings, RelaySettings, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bitbucket"
 SIGNED_SECRET = "Gkvl$k$wyNpQAF42"

@@ -11,7 +11,7 @@ import structlog
 from celery import signals
 
 from shared.redis import connect
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 HEARTBEAT_KEY = "bbrelay:beat:heartbeat"
 STARTED_KEY = "bbrelay:beat:started"

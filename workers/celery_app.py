@@ -6,7 +6,7 @@ from celery import Celery
 
 from shared.celery_config import celery_config
 from shared.config import load_settings
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.task_names import SYNC_TEAMS
 from workers.broker import transport_for
 

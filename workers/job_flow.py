@@ -20,7 +20,7 @@ from shared.events import Event
 from shared.jobs.model import Job, JobRequest, with_commit
 from shared.jobs.planning import plan_jobs
 from shared.jobs.statuses import build_status
-from shared.settings import JobRule, PipelinesSettings
+from shared.config.settings import JobRule, PipelinesSettings
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT
 from workers.runners import http as http_runner
 from workers.runners import pipeline as pipeline_runner

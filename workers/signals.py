@@ -8,7 +8,7 @@ import structlog
 from celery import signals
 
 from shared.logging import configure_logging
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 
 def connect(settings: Settings) -> None:

@@ -16,7 +16,7 @@ from shared.bitbucket.dryrun import DryRunSender
 from shared.bitbucket.oauth_client import OAuth2Client
 from shared.bitbucket.transport import Sender, origin
 from shared.ratelimit import ConsumerPool, TokenBucket
-from shared.settings import BitbucketSettings
+from shared.config.settings import BitbucketSettings
 
 USER_AGENT = "bitbucket-relay/0.1"
 

@@ -6,7 +6,7 @@ import hashlib
 
 from shared.bitbucket.models import BuildState, BuildStatus
 from shared.jobs.model import Job
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 CLOUD_KEY_LIMIT = 40
 

@@ -10,7 +10,7 @@ import redis
 from shared.bitbucket.errors import BucketEmpty
 from shared.bitbucket.factory import build_client
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, Consumer, RateLimit
+from shared.config.settings import BitbucketSettings, Consumer, RateLimit
 
 
 def cloud_settings(

@@ -13,7 +13,7 @@ from bbrelay.team_sync import sync_teams_now
 from shared.bitbucket.errors import BitbucketUnavailable
 from shared.bitbucket.factory import build_client
 from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     BitbucketSettings,
     Consumer,
     RateLimit,

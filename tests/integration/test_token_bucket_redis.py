@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from shared.ratelimit import TokenBucket
-from shared.settings import RateLimit
+from shared.config.settings import RateLimit
 from tests.integration.bucket_hammer import hammer
 from tests.rolling import busiest_window, greedy_admissions
 

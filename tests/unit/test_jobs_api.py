@@ -12,7 +12,7 @@ from receiver import create_app
 from shared.jobs.model import JobRequest
 from shared.jobs.store import JobStore
 from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     AccessLists,
     DataChangeTrigger,
     HttpRunner,

@@ -14,7 +14,7 @@ from shared.bitbucket.models import BuildStatus
 from shared.deliveries import RECENT_INDEX, record_key
 from shared.jobs.store import JOBS_INDEX, job_key
 from shared.redis_metrics import RedisStateCollector
-from shared.settings import Settings, TeamSyncSettings
+from shared.config.settings import Settings, TeamSyncSettings
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
 from shared.teams.sync import run_sync

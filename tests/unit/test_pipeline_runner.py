@@ -6,7 +6,7 @@ import dataclasses
 
 from shared.bitbucket.client import JOB_ID_VARIABLE
 from shared.jobs.model import JobRequest
-from shared.settings import BitbucketSettings, JobRule, PipelineRunner, PipelinesSettings
+from shared.config.settings import BitbucketSettings, JobRule, PipelineRunner, PipelinesSettings
 from workers.runners.pipeline import variables
 
 REQUEST = JobRequest(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.jobs import data_change
 from shared.jobs.model import JobRequest
-from shared.settings import (
+from shared.config.settings import (
     BitbucketSettings,
     DataChangeTrigger,
     JobRule,

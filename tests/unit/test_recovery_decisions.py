@@ -11,7 +11,7 @@ from shared.recovery import (
     job_decision,
     watched_task,
 )
-from shared.settings import RecoverySettings
+from shared.config.settings import RecoverySettings
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT, POST_STATUS, START_JOB
 
 SETTINGS = RecoverySettings(

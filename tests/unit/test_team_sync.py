@@ -24,7 +24,7 @@ from shared.bitbucket.errors import (
 )
 from shared.bitbucket.factory import build_client
 from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     BitbucketSettings,
     Consumer,
     RateLimit,

@@ -10,7 +10,7 @@ import httpx
 
 from shared.bitbucket.errors import PermanentError, RetryableError
 from shared.jobs.model import JobRequest
-from shared.settings import HttpRunner, Settings
+from shared.config.settings import HttpRunner, Settings
 from shared.signing import job_token, signed_headers
 
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from shared.config_build import RELAY, SettingsBuilder
-from shared.config_schema import Problems, validate_values
-from shared.config_secrets import read_or_create_dev_secret
-from shared.durations import parse_duration
+from shared.config.build import RELAY, SettingsBuilder
+from shared.config.schema import Problems, validate_values
+from shared.config.secrets import read_or_create_dev_secret
+from shared.config.durations import parse_duration
 from shared.secret import Secret
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 __all__ = ["ConfigError", "load_settings", "parse_duration"]
 

@@ -4,7 +4,7 @@ The layout is DataChain Studio's Helm values (`global.git.bitbucket`, `global.au
 `global.teams.bitbucket`, `monitoring.bitbucket`) and the relay's own `global.relay`. Every level
 refuses unknown keys, so that a typo or a key in the wrong place surfaces; Studio's keys the relay
 does not use are declared like any other and ignored. Loaded values keep the file's camelCase
-names; `shared.config_build` turns them into `shared.settings` dataclasses.
+names; `shared.config.build` turns them into `shared.config.settings` dataclasses.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
-from shared.config_fields import (
+from shared.config.fields import (
     AnyMapping,
     Boolean,
     Choice,
@@ -28,7 +28,7 @@ from shared.config_fields import (
     TextMap,
     Url,
 )
-from shared.settings import RateLimit
+from shared.config.settings import RateLimit
 
 UNKNOWN_KEY = "unknown key"
 

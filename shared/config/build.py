@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError
 
-from shared.config_fields import BaseField, Choice, Text, Url
-from shared.config_schema import Problems
-from shared.config_secrets import SecretSource, split_list, unique
+from shared.config.fields import BaseField, Choice, Text, Url
+from shared.config.schema import Problems
+from shared.config.secrets import SecretSource, split_list, unique
 from shared.event_keys import (
     ALIASES,
     ALL_EVENT_KEYS,
@@ -27,7 +27,7 @@ from shared.event_keys import (
     unknown_event_key_message,
 )
 from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     DEFAULT_CLOUD_API_URL,
     DEFAULT_TOKEN_URL,
     TLS,
