@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 
 from receiver.enqueue import BrokerUnavailable, CeleryEnqueuer
-from shared.deliveries import DeliveryStore
 from shared.config.settings import Settings
+from shared.deliveries import DeliveryStore
 from shared.stored_events import NotStored, stored_event
 
 

@@ -20,7 +20,6 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.bitbucket.factory import build_client
-from shared.secret import Secret
 from shared.config.settings import (
     BitbucketSettings,
     Consumer,
@@ -29,6 +28,7 @@ from shared.config.settings import (
     TeamsSettings,
     TeamSyncSettings,
 )
+from shared.secret import Secret
 from shared.teams.store import TeamStore
 from shared.teams.sync import run_sync
 from tests.fakes import team_data

@@ -12,8 +12,8 @@ import fakeredis
 import pytest
 import redis
 
-from shared.secret import Secret
 from shared.config.settings import BitbucketSettings, RelaySettings, Settings
+from shared.secret import Secret
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bitbucket"
 SIGNED_SECRET = "Gkvl$k$wyNpQAF42"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from shared.bitbucket.models import BuildState, BuildStatus
-from shared.jobs.model import Job
 from shared.config.settings import Settings
+from shared.jobs.model import Job
 
 CLOUD_KEY_LIMIT = 40
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from shared.config import ConfigError, load_settings, parse_duration
+from shared.config.settings import Consumer, Settings
 from shared.event_keys import ALIASES, CLOUD_EVENT_KEYS, SERVER_EVENT_KEYS, expand_event_keys
 from shared.secret import Secret
-from shared.config.settings import Consumer, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 STUDIO_EXAMPLE = REPO / "tests" / "fixtures" / "values" / "studio-example.yaml"

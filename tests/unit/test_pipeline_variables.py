@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from shared.jobs import data_change
-from shared.jobs.model import JobRequest
 from shared.config.settings import (
     BitbucketSettings,
     DataChangeTrigger,
@@ -11,6 +9,8 @@ from shared.config.settings import (
     PipelineRunner,
     PipelinesSettings,
 )
+from shared.jobs import data_change
+from shared.jobs.model import JobRequest
 from workers.runners.pipeline import variables
 
 SETTINGS = BitbucketSettings(

@@ -23,7 +23,6 @@ from shared.bitbucket.errors import (
     RetryableError,
 )
 from shared.bitbucket.factory import build_client
-from shared.secret import Secret
 from shared.config.settings import (
     BitbucketSettings,
     Consumer,
@@ -33,6 +32,7 @@ from shared.config.settings import (
     TeamsSettings,
     TeamSyncSettings,
 )
+from shared.secret import Secret
 from shared.teams.store import SyncInProgress, TeamStore
 from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT, SyncReport, run_sync
 
