@@ -26,6 +26,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "socket_connect_timeout": 2.0,
         },
         "task_default_queue": QUEUE,
+        "bbrelay_retry_base_delay": settings.relay.retry_base_delay,  # read by workers.retrying
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from marshmallow import Schema, ValidationError
 
+from shared.config.fields import Duration, Integer, Text
 from shared.config.schema import GitBitbucketSchema, OAuthSchema, Problems, RelaySchema
 from shared.config.secrets import SecretSource
 
@@ -32,6 +33,13 @@ _SCHEMAS: dict[str, type[Schema]] = {
     "oauth": OAuthSchema,
     "relay": RelaySchema,
 }
+# Process settings no values file holds: variable -> (`RelaySettings` field, how it is read).
+ONLY_IN_ENVIRONMENT: dict[str, tuple[str, Any]] = {
+    "BBRELAY_RETRY_BASE_DELAY": ("retry_base_delay", Duration()),
+    "BBRELAY_WORKER_METRICS_PORT": ("worker_metrics_port", Integer()),
+    "BBRELAY_WORKER_METRICS_ADDRESS": ("worker_metrics_address", Text()),
+    "PROMETHEUS_MULTIPROC_DIR": ("metrics_dir", Text()),  # prometheus_client reads it too
+}
 REDIS_URL_VARIABLES = ("BBRELAY_REDIS_URL", "REDIS_URL")  # the first set and valid wins
 
 
@@ -44,6 +52,10 @@ def overrides(
         value = checked(name, env.get(name), _SCHEMAS[section]().fields[key], problems)
         if value is not None:
             found[section][key] = value
+    for name, (key, field) in ONLY_IN_ENVIRONMENT.items():
+        value = checked(name, env.get(name), field, problems)
+        if value is not None:
+            found["relay"][key] = value
     redis_url = RelaySchema().fields["redis_url"]
     texts = (secrets.from_env(REDIS_URL_VARIABLES[0]), env.get(REDIS_URL_VARIABLES[1]))
     for name, text in zip(REDIS_URL_VARIABLES, texts, strict=True):

@@ -196,6 +196,10 @@ class RelaySettings:
     max_body_bytes: int = 256 * 1024
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     generated_webhook_secret: bool = False
+    retry_base_delay: float = 2.0  # seconds; the first back-off of a retried Bitbucket call
+    worker_metrics_port: int | None = None  # a worker serves /metrics here when set
+    worker_metrics_address: str = "127.0.0.1"
+    metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: processes' samples are merged
 
 
 @dataclass(frozen=True)
