@@ -157,7 +157,6 @@ class SettingsBuilder:
             username=username,
             password=Secret(password) if password else None,
             webhook_secrets=tuple(Secret(value) for value in self.webhook_secrets()),
-            oauth_scopes=tuple(oauth.get("scopes") or ()),
             webhooks=self.webhooks(product),
             rate_limit=built(RateLimitSchema, git.get("rate_limit")),
             timeout=built(TimeoutSchema, git.get("timeout")),

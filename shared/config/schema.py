@@ -11,6 +11,7 @@ rest, where keys span sections, the environment or secret files.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -99,8 +100,12 @@ class Section(Schema):
         return self.build(data)
 
     def build(self, data: Mapping[str, Any]) -> Any:
-        """The section's dataclass from loaded values (also from the valid part of faulty ones)."""
-        return self.builds(**given(data)) if self.builds is not None else dict(data)
+        """The section's dataclass from loaded values (also from the valid part of faulty ones);
+        a key the dataclass has no field for is one of Studio's, accepted and not used."""
+        if self.builds is None:
+            return dict(data)
+        names = {field.name for field in dataclasses.fields(self.builds)}
+        return self.builds(**given({key: data[key] for key in data if key in names}))
 
 
 def given(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,17 +136,17 @@ class ConsumerSchema(Section):
 
 class OAuthSchema(Section):
     version = Text()  # Studio's OAuth 1.0a/2.0 switch; the relay always uses 2.0
-    scopes = TextList()
+    scopes = TextList()  # Studio's login scopes; not used here
     redirectUri = Text()  # Studio's own login callback; not used here
     tokenUrl = Url()
 
 
 class WebhooksSchema(Section):
     builds = WebhookSettings
-    auto_setup = Boolean()
+    auto_setup = Boolean()  # Studio's; not used here (hooks: `bbrelay hooks install`)
     events = TextList()
     active = Boolean()
-    skip_cert_verification = Boolean()
+    skip_cert_verification = Boolean()  # Studio's; not used here
     scope = Choice(("repository", "workspace", "project"))
 
 

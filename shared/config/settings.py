@@ -52,10 +52,8 @@ class AccessLists:
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    auto_setup: bool = False
     events: tuple[str, ...] = ()
     active: bool = True
-    skip_cert_verification: bool = False
     scope: Literal["repository", "workspace", "project"] = "repository"
 
 
@@ -129,7 +127,6 @@ class BitbucketSettings:
     username: str | None = None
     password: Secret | None = None
     webhook_secrets: tuple[Secret, ...] = ()
-    oauth_scopes: tuple[str, ...] = ()
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     timeout: Timeouts = field(default_factory=Timeouts)
