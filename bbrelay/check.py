@@ -16,11 +16,11 @@ from shared.bitbucket.errors import BitbucketError
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.transport import BUCKET_GROUP, Sender
 from shared.celery_config import celery_config
+from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.event_keys import ALIASES
 from shared.ratelimit import ConsumerPool
 from shared.redis import connect, redacted_url
-from shared.settings import Settings
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
 from shared.teams.sync import workspaces_to_sync

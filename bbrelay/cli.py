@@ -20,10 +20,10 @@ import structlog
 from bbrelay.runtime import environ_with_runtime, read_runtime, runtime_file
 from shared.bitbucket.errors import BitbucketError
 from shared.config import ConfigError, load_settings
+from shared.config.settings import RelaySettings, Settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect, redacted_url
-from shared.settings import RelaySettings, Settings
 
 DEFAULT_REDIS_URL = next(f.default for f in fields(RelaySettings) if f.name == "redis_url")
 

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from shared.access import is_allowed
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.models import Webhook, WebhookSpec
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.webhook_secrets import CACHE_SECONDS, SecretRing
 
 RECEIVER_PATH = "/api/webhooks/bitbucket"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 
 from receiver.enqueue import BrokerUnavailable, CeleryEnqueuer
+from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
-from shared.settings import Settings
 from shared.stored_events import NotStored, stored_event
 
 

@@ -9,8 +9,8 @@ import httpx
 from shared.access import is_allowed
 from shared.bitbucket.errors import BitbucketError
 from shared.bitbucket.factory import build_client, http_options
+from shared.config.settings import Settings
 from shared.redis import connect
-from shared.settings import Settings
 from shared.teams.sink import deliver_outbox
 from shared.teams.snapshot import Diff
 from shared.teams.store import SyncInProgress, TeamStore

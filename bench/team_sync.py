@@ -20,8 +20,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.bitbucket.factory import build_client
-from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     BitbucketSettings,
     Consumer,
     RateLimit,
@@ -29,6 +28,7 @@ from shared.settings import (
     TeamsSettings,
     TeamSyncSettings,
 )
+from shared.secret import Secret
 from shared.teams.store import TeamStore
 from shared.teams.sync import run_sync
 from tests.fakes import team_data

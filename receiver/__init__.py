@@ -10,10 +10,10 @@ from receiver import api, errors, health, jobs_api, webhooks
 from receiver.enqueue import CeleryEnqueuer, Enqueuer
 from receiver.intake import Intake
 from shared.config import load_settings
+from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect
-from shared.settings import Settings
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)

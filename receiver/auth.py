@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 from flask import current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")

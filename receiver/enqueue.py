@@ -11,8 +11,8 @@ from kombu.messaging import Producer
 
 from receiver.broker import PublishingChannel, transport_for
 from shared.celery_config import celery_config
+from shared.config.settings import Settings
 from shared.deliveries import QueuedMessage
-from shared.settings import Settings
 from shared.task_names import HANDLE_EVENT, QUEUE
 
 

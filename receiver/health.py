@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from receiver.metrics import scrape
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 bp = Blueprint("health", __name__)
 
@@ -39,5 +39,6 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
+    settings: Settings = current_app.extensions["bbrelay.settings"]
     client: redis.Redis[bytes] = current_app.extensions["bbrelay.redis"]
-    return Response(scrape(client), content_type=CONTENT_TYPE_LATEST)
+    return Response(scrape(settings.relay, client), content_type=CONTENT_TYPE_LATEST)

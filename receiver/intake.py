@@ -14,10 +14,10 @@ from werkzeug.datastructures import Headers
 from receiver.enqueue import BrokerUnavailable, Enqueuer
 from receiver.signature import verify
 from shared.access import event_refusal
+from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.events import Event
 from shared.payloads import PayloadError, UnknownEventKey, parse_event
-from shared.settings import Settings
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)

@@ -11,10 +11,10 @@ from flask.typing import ResponseReturnValue
 
 from receiver.auth import bearer_required
 from receiver.enqueue import BrokerUnavailable, Enqueuer
+from shared.config.settings import Settings
 from shared.jobs import data_change
 from shared.jobs.model import REPORTABLE_STATES, Job
 from shared.jobs.store import JobStore
-from shared.settings import Settings
 from shared.signing import JOB_TOKEN_HEADER, token_matches
 from shared.task_names import POST_STATUS, START_JOB
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import redis
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
+from shared.config.settings import RelaySettings
 from shared.redis_metrics import RedisStateCollector
 
 OUTCOMES = (
@@ -35,13 +34,13 @@ for _outcome in OUTCOMES:
     WEBHOOK_DELIVERIES.labels(_outcome)
 
 
-def scrape(client: redis.Redis[bytes] | None = None) -> bytes:
+def scrape(relay: RelaySettings, client: redis.Redis[bytes] | None = None) -> bytes:
     """The exposition text; merges every gunicorn worker's values in multiprocess mode, and
     adds the gauges read from Redis (queue depth, recent deliveries and jobs by state).
 
-    prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR, so this checks the same variable.
+    prometheus_client itself reads PROMETHEUS_MULTIPROC_DIR, which is `relay.metrics_dir`.
     """
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if relay.metrics_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         text = generate_latest(registry)

@@ -8,6 +8,7 @@ import string
 from collections.abc import Iterable
 
 from shared.secret import Secret
+from shared.signing import hmac_hex
 
 # sha256 is what Bitbucket sends; the others are accepted when they verify.
 ALGORITHMS = {
@@ -36,12 +37,12 @@ def verify(secrets: Iterable[Secret], body: bytes, header: str | None) -> bool:
     expected = digest.lower().encode()
     matched = False
     for secret in secrets:
-        candidate = hmac.new(secret.reveal().encode(), body, digestmod).hexdigest().encode()
+        candidate = hmac_hex(secret.reveal(), body, digestmod).encode()
         matched |= hmac.compare_digest(candidate, expected)
     return matched
 
 
 def sign(secret: Secret, body: bytes, algorithm: str = "sha256") -> str:
     """The header value Bitbucket would send for `body`; used by send-test-event and tests."""
-    digest = hmac.new(secret.reveal().encode(), body, ALGORITHMS[algorithm]).hexdigest()
+    digest = hmac_hex(secret.reveal(), body, ALGORITHMS[algorithm])
     return f"{algorithm}={digest}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from shared.settings import AccessLists
+from shared.config.settings import AccessLists
 
 WORKSPACE_LISTS = "global.git.bitbucket.workspaces"
 REPOSITORY_LISTS = "global.git.bitbucket.repositories"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import Enum
-from importlib import resources
 from typing import Any
 
 import redis
+
+from shared.lua import script
 
 PREFIX = "bbrelay"
 RECENT_INDEX = f"{PREFIX}:deliveries"
@@ -48,10 +49,6 @@ class ClaimResult:
         return self.outcome is Claim.NEW
 
 
-def _script(name: str) -> str:
-    return resources.files("shared").joinpath("lua", name).read_text()
-
-
 def record_key(delivery_id: str) -> str:
     return f"{PREFIX}:delivery:{delivery_id}"
 
@@ -74,8 +71,8 @@ class DeliveryStore:
         self.deadline = deadline
         self.window = max(1, int(dedupe_window))
         self.record_ttl = max(self.window, RECORD_TTL)
-        self._claim = client.register_script(_script("claim_delivery.lua"))
-        self._advance = client.register_script(_script("advance_delivery.lua"))
+        self._claim = client.register_script(script("claim_delivery"))
+        self._advance = client.register_script(script("advance_delivery"))
 
     def claim(
         self,

@@ -15,19 +15,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import redis
+
+from shared.lua import script
 
 PREFIX = "bbrelay:followups"
 DUE_INDEX = PREFIX
 MESSAGES = f"{PREFIX}:messages"
 TASK_IDS = f"{PREFIX}:task-ids"
-
-
-def _script(name: str) -> str:
-    return resources.files("shared").joinpath("lua", name).read_text()
 
 
 @dataclass(frozen=True)
@@ -81,8 +78,8 @@ class FollowUps:
 
     def __init__(self, client: redis.Redis[bytes]) -> None:
         self.redis = client
-        self._claim = client.register_script(_script("claim_due_follow_ups.lua"))
-        self._ack = client.register_script(_script("ack_follow_up.lua"))
+        self._claim = client.register_script(script("claim_due_follow_ups"))
+        self._ack = client.register_script(script("ack_follow_up"))
 
     def schedule(self, follow_up: FollowUp, due: float) -> None:
         """Store the follow-up to be sent at `due` (epoch seconds), replacing a pending one."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from shared.settings import Settings
+from shared.config.settings import Settings
 
 # Keys whose values are never written, whatever a caller binds by mistake.
 REDACTED_KEYS = frozenset(

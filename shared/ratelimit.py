@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 import redis
 
-from shared.settings import RateLimit
+from shared.config.settings import RateLimit
+from shared.lua import script
 
 PREFIX = "bbrelay:bucket"
 MAX_PAUSE = 300.0
@@ -30,10 +30,6 @@ class Decision:
     wait: float
     tokens_left: float
     strikes: int = 0
-
-
-def _script(name: str) -> str:
-    return resources.files("shared").joinpath("lua", name).read_text()
 
 
 class TokenBucket:
@@ -54,8 +50,8 @@ class TokenBucket:
         refill_time = capacity / refill_per_second if refill_per_second > 0 else 3600.0
         # An idle bucket is full again after `refill_time`; keep it only that long.
         self.idle_ms = int(1000 * (max(refill_time, MAX_PAUSE) + 60))
-        self._take = client.register_script(_script("token_bucket.lua"))
-        self._pause = client.register_script(_script("bucket_pause.lua"))
+        self._take = client.register_script(script("token_bucket"))
+        self._pause = client.register_script(script("bucket_pause"))
 
     @classmethod
     def from_settings(cls, client: redis.Redis[bytes], rate_limit: RateLimit) -> TokenBucket:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shared.config.settings import RecoverySettings
 from shared.jobs.model import Job
-from shared.settings import RecoverySettings
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT, POST_STATUS, START_JOB
 
 # A delivery whose handler keeps dying (a poison message) becomes a dead letter after this.

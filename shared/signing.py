@@ -1,4 +1,5 @@
-"""HMAC-SHA256 signatures the relay makes: stamped outgoing bodies, and per-job tokens.
+"""HMAC signatures: the one helper (also behind the webhook check), stamped outgoing bodies,
+and per-job tokens.
 
 A receiver of a signed body recomputes `sha256=HMAC(secret, f"{timestamp}.{body}")` from the
 `X-Relay-Timestamp` header and the raw body, compares in constant time, and rejects a timestamp
@@ -10,15 +11,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
+from typing import Any
 
 SIGNATURE_HEADER = "X-Relay-Signature"
 TIMESTAMP_HEADER = "X-Relay-Timestamp"
 JOB_TOKEN_HEADER = "X-Relay-Job-Token"  # noqa: S105 (a header name)
 
 
-def hmac_hex(secret: str, message: bytes) -> str:
-    """The hex HMAC-SHA256 of `message` under `secret`."""
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def hmac_hex(secret: str, message: bytes, digest: Callable[..., Any] = hashlib.sha256) -> str:
+    """The hex HMAC of `message` under `secret` (SHA-256 unless another `digest` is given)."""
+    return hmac.new(secret.encode(), message, digest).hexdigest()
 
 
 def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:

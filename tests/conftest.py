@@ -12,8 +12,8 @@ import fakeredis
 import pytest
 import redis
 
+from shared.config.settings import BitbucketSettings, RelaySettings, Settings
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, RelaySettings, Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bitbucket"
 SIGNED_SECRET = "Gkvl$k$wyNpQAF42"

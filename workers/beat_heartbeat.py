@@ -10,8 +10,8 @@ import redis
 import structlog
 from celery import signals
 
+from shared.config.settings import Settings
 from shared.redis import connect
-from shared.settings import Settings
 
 HEARTBEAT_KEY = "bbrelay:beat:heartbeat"
 STARTED_KEY = "bbrelay:beat:started"

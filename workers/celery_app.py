@@ -6,7 +6,7 @@ from celery import Celery
 
 from shared.celery_config import celery_config
 from shared.config import load_settings
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.task_names import SYNC_TEAMS
 from workers.broker import transport_for
 
@@ -45,4 +45,4 @@ signals.connect(settings)
 recovery.connect(settings)
 beat_heartbeat.connect_heartbeat(settings)
 first_sync.connect_first_sync(app, settings)
-metrics_server.connect()
+metrics_server.connect(settings.relay)

@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from celery import Celery, signals
 
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.task_names import QUEUE, SYNC_TEAMS
 
 log = structlog.get_logger(__name__)

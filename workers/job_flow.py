@@ -16,11 +16,11 @@ import structlog
 
 from shared.bitbucket.errors import PermanentError
 from shared.bitbucket.models import Pipeline
+from shared.config.settings import JobRule, PipelinesSettings
 from shared.events import Event
 from shared.jobs.model import Job, JobRequest, with_commit
 from shared.jobs.planning import plan_jobs
 from shared.jobs.statuses import build_status
-from shared.settings import JobRule, PipelinesSettings
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT
 from workers.runners import http as http_runner
 from workers.runners import pipeline as pipeline_runner

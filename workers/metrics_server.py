@@ -7,42 +7,41 @@ the worker starts (as `bbrelay run` and the Procfile do); the server merges them
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from celery import signals
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
+from shared.config.settings import RelaySettings
+
 log = structlog.get_logger(__name__)
 
 
-def registry(environ: Mapping[str, str]) -> CollectorRegistry:
-    if environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def registry(relay: RelaySettings) -> CollectorRegistry:
+    if relay.metrics_dir:
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
         return merged
     return REGISTRY
 
 
-def start(environ: Mapping[str, str]) -> int | None:
+def start(relay: RelaySettings) -> int | None:
     """Start the exporter thread; returns the port, or None when not configured."""
-    port = environ.get("BBRELAY_WORKER_METRICS_PORT")
-    if not port:
+    port, address = relay.worker_metrics_port, relay.worker_metrics_address
+    if port is None:
         return None
-    address = environ.get("BBRELAY_WORKER_METRICS_ADDRESS", "127.0.0.1")
-    start_http_server(int(port), addr=address, registry=registry(environ))
-    log.info("worker.metrics_listening", address=address, port=int(port))
-    return int(port)
+    start_http_server(port, addr=address, registry=registry(relay))
+    log.info("worker.metrics_listening", address=address, port=port)
+    return port
 
 
-def connect() -> None:
+def connect(relay: RelaySettings) -> None:
     def on_worker_init(**_: Any) -> None:
-        start(os.environ)
+        start(relay)
 
     def on_child_exit(pid: int | None = None, **_: Any) -> None:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and pid:
+        if relay.metrics_dir and pid:
             multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
     signals.worker_init.connect(on_worker_init, weak=False)

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from celery import signals
 
-from shared.settings import Settings
+from shared.config.settings import Settings
 from workers.scheduling import publish, schedule
 from workers.services import Services, services
 from workers.sweep import sweep

@@ -7,22 +7,25 @@ jitter. Being throttled is not failing, so it gets a larger retry allowance than
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from shared.bitbucket.errors import BucketEmpty, RateLimited, RetryableError
+from shared.config.settings import RelaySettings
 
-# BBRELAY_RETRY_BASE_DELAY: the first back-off in seconds (tests shorten it).
-BASE_DELAY = float(os.environ.get("BBRELAY_RETRY_BASE_DELAY", "2"))
 MAX_DELAY = 300.0
 # Throttled tasks wait their turn for as long as a backlog lasts (300 retries ~ a day).
 THROTTLED_MAX_RETRIES = 300
 
 
-def countdown_for(exc: RetryableError, retries: int, rng: random.Random | None = None) -> float:
+def countdown_for(
+    exc: RetryableError,
+    retries: int,
+    rng: random.Random | None = None,
+    base_delay: float = RelaySettings.retry_base_delay,
+) -> float:
     """Seconds until the next attempt, at most MAX_DELAY plus the spread.
 
     A known wait (429 pause, empty bucket) is honoured; many tasks told the same wait would wake
@@ -32,7 +35,7 @@ def countdown_for(exc: RetryableError, retries: int, rng: random.Random | None =
     if exc.retry_after is not None:
         spread = 1.0 + min(MAX_DELAY, 2.0**retries) if is_throttling(exc) else 1.0
         return min(exc.retry_after, MAX_DELAY) + draw * spread
-    ceiling = min(MAX_DELAY, BASE_DELAY * 2.0**retries)
+    ceiling = min(MAX_DELAY, base_delay * 2.0**retries)
     return ceiling / 2 + draw * ceiling / 2
 
 
@@ -49,6 +52,12 @@ def bitbucket_retries(task: Any) -> Iterator[None]:
         max_retries = THROTTLED_MAX_RETRIES if is_throttling(exc) else task.max_retries
         raise task.retry(
             exc=exc,
-            countdown=countdown_for(exc, task.request.retries),
+            countdown=countdown_for(
+                exc,
+                task.request.retries,
+                base_delay=task.app.conf.get(
+                    "bbrelay_retry_base_delay", RelaySettings.retry_base_delay
+                ),
+            ),
             max_retries=max_retries,
         ) from exc

@@ -11,11 +11,11 @@ import redis
 
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.factory import build_client, http_options
+from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.followups import FollowUps
 from shared.jobs.store import JobStore
 from shared.redis import connect
-from shared.settings import Settings
 from shared.teams.store import TeamStore
 from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT
 

@@ -7,8 +7,8 @@ from typing import Any
 import structlog
 from celery import signals
 
+from shared.config.settings import Settings
 from shared.logging import configure_logging
-from shared.settings import Settings
 
 
 def connect(settings: Settings) -> None:

@@ -22,8 +22,8 @@ from authlib.common.errors import AuthlibBaseError
 
 from shared.bitbucket.errors import AuthFailed, BitbucketUnavailable, LimiterUnavailable
 from shared.bitbucket.oauth_client import OAuth2Client
+from shared.config.settings import BitbucketSettings, Consumer
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, Consumer
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from shared.bitbucket import metrics, paths
 from shared.bitbucket.errors import BitbucketRejected, ForbiddenHost
 from shared.bitbucket.models import BuildStatus, Group, Pipeline, User, Webhook, WebhookSpec
 from shared.bitbucket.transport import origin
-from shared.settings import Product
+from shared.config.settings import Product
 
 CLOUD_PAGE_SIZE = 100
 SERVER_PAGE_SIZE = 1000

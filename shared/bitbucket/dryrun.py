@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import structlog
 
-from shared.settings import Product
+from shared.config.settings import Product
 
 log = structlog.get_logger(__name__)
 

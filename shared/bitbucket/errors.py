@@ -1,15 +1,20 @@
-"""What a Bitbucket call can fail with, and whether a retry can help.
+"""What an outgoing call (Bitbucket, the job platform, the team sink) can fail with, and whether
+a retry can help. The platform's and the sink's errors live beside their callers.
 
 BitbucketError
 ├── RetryableError          retried by Celery with a countdown
 │   ├── RateLimited         Bitbucket answered 429 (consumer paused)
 │   ├── BucketEmpty         our own token bucket has no token for a while
 │   ├── BitbucketUnavailable  5xx or a transport error
-│   └── LimiterUnavailable  Redis unreachable: the call is not made (fail closed)
+│   ├── LimiterUnavailable  Redis unreachable: the call is not made (fail closed)
+│   ├── PlatformUnavailable   the job platform answered 5xx or was unreachable
+│   │                         (workers/runners/http.py)
+│   └── SinkUnavailable     the team sink did not accept a diff (shared/teams/sink.py)
 └── PermanentError          a retry would fail the same way
     ├── BitbucketRejected   other 4xx, carrying Bitbucket's message
     ├── AuthFailed          401 after one refresh, or the token endpoint refused us
-    └── ForbiddenHost       a URL outside the configured Bitbucket hosts
+    ├── ForbiddenHost       a URL outside the configured Bitbucket hosts
+    └── PlatformRejected    the job platform refused the job, 4xx (workers/runners/http.py)
 """
 
 from __future__ import annotations

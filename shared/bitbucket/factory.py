@@ -15,8 +15,8 @@ from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.dryrun import DryRunSender
 from shared.bitbucket.oauth_client import OAuth2Client
 from shared.bitbucket.transport import Sender, origin
+from shared.config.settings import BitbucketSettings
 from shared.ratelimit import ConsumerPool, TokenBucket
-from shared.settings import BitbucketSettings
 
 USER_AGENT = "bitbucket-relay/0.1"
 

@@ -148,12 +148,6 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class WorkspaceMember:
-    user: User
-    permission: str | None = None
-
-
-@dataclass(frozen=True)
 class Group:
     slug: str
     name: str

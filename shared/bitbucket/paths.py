@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 __all__ = ["commit", "project", "quote", "repository", "split_repository", "workspace"]
 
-from shared.settings import Product
+from shared.config.settings import Product
 
 
 def _q(part: str) -> str:

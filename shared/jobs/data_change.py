@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.access import event_refusal, matches_any
+from shared.config.settings import BitbucketSettings
 from shared.jobs.model import JobRequest
 from shared.repository_names import FULL_NAME_RULE, is_valid_full_name
-from shared.settings import BitbucketSettings
 
 RULE = "data-change"
 CONTEXT = "dataChange"

@@ -6,7 +6,6 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-JobState = Literal["PENDING", "STARTING", "INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED"]
 FINAL_STATES: frozenset[str] = frozenset({"SUCCESSFUL", "FAILED", "STOPPED"})
 
 # How far a job is along; a state never moves to a lower rank (so statuses never go backwards).

@@ -6,9 +6,9 @@ import hashlib
 from fnmatch import fnmatchcase
 
 from shared.access import matches_any
+from shared.config.settings import BitbucketSettings, JobRule
 from shared.events import Event
 from shared.jobs.model import JobRequest
-from shared.settings import BitbucketSettings, JobRule
 
 # Our own build statuses come back as these events; they must never start a job (a loop).
 STATUS_EVENT_KEYS = frozenset({"repo:commit_status_created", "repo:commit_status_updated"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from shared.bitbucket.models import BuildState, BuildStatus
+from shared.config.settings import Settings
 from shared.jobs.model import Job
-from shared.settings import Settings
 
 CLOUD_KEY_LIMIT = 40
 

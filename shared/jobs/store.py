@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from importlib import resources
 from typing import Any
 
 import redis
 
 from shared.jobs.model import STATE_RANK, Job, JobRequest, request_from_json, request_to_json
+from shared.lua import script
 
 PREFIX = "bbrelay"
 JOBS_INDEX = f"{PREFIX}:jobs"
@@ -18,10 +18,6 @@ DEADLINES = f"{PREFIX}:jobs:deadlines"
 DEAD_INDEX = f"{PREFIX}:jobs:dead"
 JOB_TTL = 30 * 24 * 3600
 DEFAULT_START_DEADLINE = 180.0
-
-
-def _script(name: str) -> str:
-    return resources.files("shared").joinpath("lua", name).read_text()
 
 
 def job_key(job_id: str) -> str:
@@ -36,11 +32,11 @@ class JobStore:
     ) -> None:
         self.redis = client
         self.start_deadline = start_deadline
-        self._create = client.register_script(_script("create_job.lua"))
-        self._claim = client.register_script(_script("claim_job_start.lua"))
-        self._finish_start = client.register_script(_script("finish_job_start.lua"))
-        self._release = client.register_script(_script("release_job_start.lua"))
-        self._advance = client.register_script(_script("advance_job.lua"))
+        self._create = client.register_script(script("create_job"))
+        self._claim = client.register_script(script("claim_job_start"))
+        self._finish_start = client.register_script(script("finish_job_start"))
+        self._release = client.register_script(script("release_job_start"))
+        self._advance = client.register_script(script("advance_job"))
 
     def create(self, request: JobRequest) -> bool:
         """Record a new PENDING job; False when this commit and rule already have one."""

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-# Cloud workspace permissions, usable in the mapping like group slugs.
-PSEUDO_GROUPS = ("owner", "member", "collaborator")
-
 
 def role_for(
     groups: Iterable[str],

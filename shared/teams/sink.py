@@ -6,7 +6,7 @@ import httpx
 import structlog
 
 from shared.bitbucket.errors import RetryableError
-from shared.settings import TeamSink
+from shared.config.settings import TeamSink
 from shared.signing import signed_headers
 from shared.teams.store import SyncInProgress, TeamStore
 

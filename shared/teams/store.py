@@ -11,21 +11,10 @@ from typing import Any
 
 import redis
 
+from shared.lua import script
 from shared.teams.snapshot import Diff, Member
 
 PREFIX = "bbrelay:teams"
-RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-POP_IF_HEAD = """
-if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then
-  return redis.call('LPOP', KEYS[1]) and 1
-end
-return 0
-"""
 
 
 class SyncInProgress(Exception):
@@ -40,8 +29,8 @@ class TeamStore:
     def __init__(self, client: redis.Redis[bytes], *, lock_ttl: float = 900.0) -> None:
         self.redis = client
         self.lock_ttl_ms = int(lock_ttl * 1000)
-        self._release = client.register_script(RELEASE_LOCK)
-        self._pop_if_head = client.register_script(POP_IF_HEAD)
+        self._release = client.register_script(script("release_lock"))
+        self._pop_if_head = client.register_script(script("pop_if_head"))
 
     @contextmanager
     def lock(self, workspace: str, purpose: str = "sync") -> Iterator[None]:

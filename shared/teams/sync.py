@@ -9,7 +9,7 @@ import structlog
 
 from shared.access import is_allowed
 from shared.bitbucket.client import BitbucketClient
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.teams.mapping import role_for
 from shared.teams.metrics import TEAM_SYNCS
 from shared.teams.reader import Directory, read_cloud, read_server

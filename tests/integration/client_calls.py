@@ -9,8 +9,8 @@ import redis
 
 from shared.bitbucket.errors import BucketEmpty
 from shared.bitbucket.factory import build_client
+from shared.config.settings import BitbucketSettings, Consumer, RateLimit
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, Consumer, RateLimit
 
 
 def cloud_settings(

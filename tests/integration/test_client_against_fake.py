@@ -15,7 +15,7 @@ from shared.bitbucket.client import JOB_ID_VARIABLE, BitbucketClient
 from shared.bitbucket.errors import AuthFailed, BitbucketUnavailable, RateLimited
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.models import BuildStatus
-from shared.settings import RateLimit, Timeouts
+from shared.config.settings import RateLimit, Timeouts
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.integration.client_calls import calls_of, cloud_settings, concurrent_user_calls
 

@@ -12,8 +12,7 @@ import redis
 from bbrelay.team_sync import sync_teams_now
 from shared.bitbucket.errors import BitbucketUnavailable
 from shared.bitbucket.factory import build_client
-from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     BitbucketSettings,
     Consumer,
     RateLimit,
@@ -22,6 +21,7 @@ from shared.settings import (
     TeamsSettings,
     TeamSyncSettings,
 )
+from shared.secret import Secret
 from shared.teams.store import TeamStore
 from shared.teams.sync import SyncReport, run_sync
 from tests.fakes import team_data

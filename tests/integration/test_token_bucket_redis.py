@@ -9,8 +9,8 @@ from multiprocessing import get_context
 import pytest
 import redis
 
+from shared.config.settings import RateLimit
 from shared.ratelimit import TokenBucket
-from shared.settings import RateLimit
 from tests.integration.bucket_hammer import hammer
 from tests.rolling import busiest_window, greedy_admissions
 

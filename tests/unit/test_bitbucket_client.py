@@ -31,8 +31,8 @@ from shared.bitbucket.errors import (
 )
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.models import BuildStatus
+from shared.config.settings import BitbucketSettings, Consumer, RateLimit
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, Consumer, RateLimit
 
 CLOUD = "https://api.bitbucket.org/2.0"
 SHA = "d7f300a32270053bdfd97a6d64113f58202c33e7"

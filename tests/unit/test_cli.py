@@ -15,8 +15,8 @@ import pytest
 import structlog
 
 from bbrelay import check, cli
+from shared.config.settings import TeamsSettings, TeamSyncSettings
 from shared.deliveries import DeliveryStore
-from shared.settings import TeamsSettings, TeamSyncSettings
 from tests.conftest import make_settings
 from workers.beat_heartbeat import STARTED_KEY
 

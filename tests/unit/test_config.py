@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from shared.config import ConfigError, load_settings, parse_duration
+from shared.config.settings import Consumer, Settings
 from shared.event_keys import ALIASES, CLOUD_EVENT_KEYS, SERVER_EVENT_KEYS, expand_event_keys
 from shared.secret import Secret
-from shared.settings import Consumer, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 STUDIO_EXAMPLE = REPO / "tests" / "fixtures" / "values" / "studio-example.yaml"
@@ -746,3 +746,18 @@ def test_request_settable_data_change_variables_may_not_shadow_configured_ones(
 def test_an_api_token_from_the_environment_is_one_token_commas_and_all(tmp_path: Path) -> None:
     settings = load(tmp_path, "", BBRELAY_API_TOKEN="abc,def")
     assert settings.relay.api_tokens == (Secret("abc,def"),)
+
+
+def test_process_settings_come_from_the_environment_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    relay = load(
+        tmp_path,
+        "",
+        BBRELAY_RETRY_BASE_DELAY="0.2",
+        BBRELAY_WORKER_METRICS_PORT="9808",
+        PROMETHEUS_MULTIPROC_DIR="/run/prometheus",
+    ).relay
+    assert (relay.retry_base_delay, relay.worker_metrics_port) == (0.2, 9808)
+    assert (relay.worker_metrics_address, relay.metrics_dir) == ("127.0.0.1", "/run/prometheus")
+
+    error = problems_of(tmp_path, "", BBRELAY_WORKER_METRICS_PORT="ninety")
+    assert error.problems == ["BBRELAY_WORKER_METRICS_PORT: must be an integer, got 'ninety'"]

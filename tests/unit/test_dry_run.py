@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.dryrun import DryRunSender
 from shared.bitbucket.models import BuildStatus, WebhookSpec
-from shared.settings import BitbucketSettings, Product, Settings, TeamSyncSettings
+from shared.config.settings import BitbucketSettings, Product, Settings, TeamSyncSettings
 from shared.teams.store import TeamStore
 from shared.teams.sync import run_sync
 from tests.conftest import FIXTURES

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from shared.config.settings import BitbucketSettings, JobRule
 from shared.event_keys import expand_event_keys
 from shared.jobs.planning import job_id, plan_jobs
-from shared.settings import BitbucketSettings, JobRule
 from tests.unit.test_events import FIXTURES, TABLE, parse_fixture
 
 

@@ -7,10 +7,10 @@ import time
 
 import redis
 
+from shared.config.settings import BitbucketSettings, BuildStatusSettings, RelaySettings, Settings
 from shared.jobs.model import Job, JobRequest
 from shared.jobs.statuses import build_status, product_state, status_key
 from shared.jobs.store import JobStore
-from shared.settings import BitbucketSettings, BuildStatusSettings, RelaySettings, Settings
 
 REQUEST = JobRequest(
     job_id="build-1",

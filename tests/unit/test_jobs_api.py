@@ -9,10 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from receiver import create_app
-from shared.jobs.model import JobRequest
-from shared.jobs.store import JobStore
-from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     AccessLists,
     DataChangeTrigger,
     HttpRunner,
@@ -20,6 +17,9 @@ from shared.settings import (
     PipelineRunner,
     PipelinesSettings,
 )
+from shared.jobs.model import JobRequest
+from shared.jobs.store import JobStore
+from shared.secret import Secret
 from shared.signing import job_token
 from shared.task_names import POST_STATUS, START_JOB
 from tests.conftest import make_settings

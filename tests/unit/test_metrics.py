@@ -11,10 +11,10 @@ from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.dryrun import DryRunSender
 from shared.bitbucket.errors import BitbucketUnavailable
 from shared.bitbucket.models import BuildStatus
+from shared.config.settings import Settings, TeamSyncSettings
 from shared.deliveries import RECENT_INDEX, record_key
 from shared.jobs.store import JOBS_INDEX, job_key
 from shared.redis_metrics import RedisStateCollector
-from shared.settings import Settings, TeamSyncSettings
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
 from shared.teams.sync import run_sync

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.bitbucket.models import Pipeline
-from shared.settings import PipelinesSettings
+from shared.config.settings import PipelinesSettings
 from workers.job_flow import next_poll
 
 SETTINGS = PipelinesSettings(poll_interval=15.0, max_poll_interval=100.0)

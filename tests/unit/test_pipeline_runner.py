@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from shared.bitbucket.client import JOB_ID_VARIABLE
+from shared.config.settings import BitbucketSettings, JobRule, PipelineRunner, PipelinesSettings
 from shared.jobs.model import JobRequest
-from shared.settings import BitbucketSettings, JobRule, PipelineRunner, PipelinesSettings
 from workers.runners.pipeline import variables
 
 REQUEST = JobRequest(

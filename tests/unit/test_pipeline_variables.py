@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from shared.jobs import data_change
-from shared.jobs.model import JobRequest
-from shared.settings import (
+from shared.config.settings import (
     BitbucketSettings,
     DataChangeTrigger,
     JobRule,
     PipelineRunner,
     PipelinesSettings,
 )
+from shared.jobs import data_change
+from shared.jobs.model import JobRequest
 from workers.runners.pipeline import variables
 
 SETTINGS = BitbucketSettings(

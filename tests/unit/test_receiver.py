@@ -14,8 +14,8 @@ from structlog.testing import capture_logs
 
 from receiver import NoWebhookSecret, create_app
 from receiver.signature import sign
+from shared.config.settings import AccessLists, Settings, WebhookSettings
 from shared.secret import Secret
-from shared.settings import AccessLists, Settings, WebhookSettings
 from tests.conftest import SIGNED_DIGEST, SIGNED_SECRET, fixture_bytes, make_settings
 from tests.recording_enqueuer import RecordingEnqueuer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from shared.config.settings import RecoverySettings
 from shared.jobs.model import Job, JobRequest
 from shared.recovery import (
     MAX_DELIVERY_RECOVERIES,
@@ -11,7 +12,6 @@ from shared.recovery import (
     job_decision,
     watched_task,
 )
-from shared.settings import RecoverySettings
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT, POST_STATUS, START_JOB
 
 SETTINGS = RecoverySettings(

@@ -11,9 +11,9 @@ import pytest
 from shared.bitbucket import paths
 from shared.bitbucket.errors import ForbiddenHost
 from shared.bitbucket.factory import build_client
+from shared.config.settings import BitbucketSettings, Consumer
 from shared.payloads import PayloadError, parse_event
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, Consumer
 from tests.unit.test_events import FIXTURES, headers_for
 
 

@@ -17,8 +17,8 @@ from shared.bitbucket.errors import (
 )
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.models import BuildStatus
+from shared.config.settings import BitbucketSettings, RateLimit
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, RateLimit
 from workers.retrying import MAX_DELAY, THROTTLED_MAX_RETRIES, bitbucket_retries, countdown_for
 
 SHA = "d7f300a32270053bdfd97a6d64113f58202c33e7"

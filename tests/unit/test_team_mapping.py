@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import ConfigError, load_settings
-from shared.settings import AccessLists, BitbucketSettings, Settings, TeamSyncSettings
+from shared.config.settings import AccessLists, BitbucketSettings, Settings, TeamSyncSettings
 from shared.teams.mapping import role_for
 from shared.teams.snapshot import Member, diff
 from shared.teams.sync import workspaces_to_sync

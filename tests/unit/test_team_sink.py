@@ -16,8 +16,8 @@ import redis
 
 from shared.bitbucket.errors import RetryableError
 from shared.bitbucket.factory import http_options
+from shared.config.settings import BitbucketSettings, TeamSink
 from shared.secret import Secret
-from shared.settings import BitbucketSettings, TeamSink
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from shared.teams.sink import SinkUnavailable, deliver_outbox
 from shared.teams.store import TeamStore

@@ -23,8 +23,7 @@ from shared.bitbucket.errors import (
     RetryableError,
 )
 from shared.bitbucket.factory import build_client
-from shared.secret import Secret
-from shared.settings import (
+from shared.config.settings import (
     BitbucketSettings,
     Consumer,
     RateLimit,
@@ -33,6 +32,7 @@ from shared.settings import (
     TeamsSettings,
     TeamSyncSettings,
 )
+from shared.secret import Secret
 from shared.teams.store import SyncInProgress, TeamStore
 from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT, SyncReport, run_sync
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.config.settings import RateLimit
 from shared.ratelimit import ConsumerPool, RateLimiterUnavailable, TokenBucket
-from shared.settings import RateLimit
 from tests.rolling import busiest_window, greedy_admissions
 
 T0 = 1_700_000_000.0

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 import httpx
 
 from shared.bitbucket.errors import PermanentError, RetryableError
+from shared.config.settings import HttpRunner, Settings
 from shared.jobs.model import JobRequest
-from shared.settings import HttpRunner, Settings
 from shared.signing import job_token, signed_headers
 
 

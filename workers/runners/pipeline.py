@@ -6,9 +6,9 @@ from typing import Any
 
 from shared.bitbucket.client import JOB_ID_VARIABLE, BitbucketClient
 from shared.bitbucket.models import Pipeline
+from shared.config.settings import BitbucketSettings, JobRule
 from shared.jobs import data_change
 from shared.jobs.model import JobRequest
-from shared.settings import BitbucketSettings, JobRule
 
 # Pipelines results (state COMPLETED) in the job's words; anything unfinished is INPROGRESS.
 RESULT_STATES = {"SUCCESSFUL": "SUCCESSFUL", "STOPPED": "STOPPED"}

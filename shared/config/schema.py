@@ -3,19 +3,22 @@
 The layout is DataChain Studio's Helm values (`global.git.bitbucket`, `global.auth.bitbucket`,
 `global.teams.bitbucket`, `monitoring.bitbucket`) and the relay's own `global.relay`. Every level
 refuses unknown keys, so that a typo or a key in the wrong place surfaces; Studio's keys the relay
-does not use are declared like any other and ignored. Loaded values keep the file's camelCase
-names; `shared.config_build` turns them into `shared.settings` dataclasses.
+does not use are declared like any other and ignored. A section that is one settings dataclass
+declares its keys once, in snake_case (read from the file in camelCase), and its `post_load` builds
+the dataclass; a key not given keeps the dataclass's default. `shared.config.build` assembles the
+rest, where keys span sections, the environment or secret files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validates_schema
 
-from shared.config_fields import (
+from shared.config.fields import (
     AnyMapping,
     Boolean,
     Choice,
@@ -28,7 +31,18 @@ from shared.config_fields import (
     TextMap,
     Url,
 )
-from shared.settings import RateLimit
+from shared.config.settings import (
+    TLS,
+    AccessLists,
+    BuildStatusSettings,
+    DataChangeTrigger,
+    PipelinesSettings,
+    RateLimit,
+    RecoverySettings,
+    TeamSyncSettings,
+    Timeouts,
+    WebhookSettings,
+)
 
 UNKNOWN_KEY = "unknown key"
 
@@ -70,8 +84,44 @@ class Section(Schema):
         "type": "must be a mapping of keys to values",
     }
 
+    builds: ClassVar[type[Any] | None] = None  # the settings dataclass post_load makes, if any
+
     class Meta:
         unknown = RAISE
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
+        """A snake_case attribute is read from the file's camelCase key."""
+        if field_obj.data_key is None and "_" in field_name.strip("_"):
+            head, *rest = field_name.split("_")
+            field_obj.data_key = head + "".join(word.title() for word in rest)
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> Any:
+        return self.build(data)
+
+    def build(self, data: Mapping[str, Any]) -> Any:
+        """The section's dataclass from loaded values (also from the valid part of faulty ones);
+        a key the dataclass has no field for is one of Studio's, accepted and not used."""
+        if self.builds is None:
+            return dict(data)
+        names = {field.name for field in dataclasses.fields(self.builds)}
+        return self.builds(**given({key: data[key] for key in data if key in names}))
+
+
+def given(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for the keys given (lists as tuples); the rest keep their defaults."""
+    return {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in data.items()
+        if value is not None and value != []
+    }
+
+
+def built(schema: type[Section], value: Any) -> Any:
+    """`value` as loaded for `schema`: its dataclass, even when the section was partly faulty."""
+    if isinstance(value, Mapping) or value is None:
+        return schema().build(value or {})
+    return value
 
 
 # --- global.git.bitbucket ---------------------------------------------------------------
@@ -86,74 +136,87 @@ class ConsumerSchema(Section):
 
 class OAuthSchema(Section):
     version = Text()  # Studio's OAuth 1.0a/2.0 switch; the relay always uses 2.0
-    scopes = TextList()
+    scopes = TextList()  # Studio's login scopes; not used here
     redirectUri = Text()  # Studio's own login callback; not used here
     tokenUrl = Url()
 
 
 class WebhooksSchema(Section):
-    autoSetup = Boolean()
+    builds = WebhookSettings
+    auto_setup = Boolean()  # Studio's; not used here (hooks: `bbrelay hooks install`)
     events = TextList()
     active = Boolean()
-    skipCertVerification = Boolean()
+    skip_cert_verification = Boolean()  # Studio's; not used here
     scope = Choice(("repository", "workspace", "project"))
 
 
 class RateLimitSchema(Section):
-    requestsPerHour = Integer()
-    burstSize = Integer()
+    builds = RateLimit
+    requests_per_hour = Integer()
+    burst_size = Integer()
 
     @validates_schema
     def _burst_below_rate(self, data: dict[str, Any], **kwargs: Any) -> None:
-        defaults = RateLimit()
-        rate = data.get("requestsPerHour") or defaults.requests_per_hour
-        burst = data.get("burstSize") or defaults.burst_size
-        if burst >= rate:
+        limit = RateLimit(**given(data))
+        if limit.burst_size >= limit.requests_per_hour:
             raise ValidationError(
-                f"must be less than requestsPerHour ({rate}), got {burst}",
-                "burstSize" if "burstSize" in data else "requestsPerHour",
+                f"must be less than requestsPerHour ({limit.requests_per_hour}), "
+                f"got {limit.burst_size}",
+                "burstSize" if "burst_size" in data else "requestsPerHour",
             )
 
 
 class TimeoutSchema(Section):
+    builds = Timeouts
     connect = Duration()
     read = Duration()
     write = Duration()
 
 
 class SslSchema(Section):
+    builds = TLS
     verify = Boolean()
-    caCertificate = Text()
+    ca_certificate = Text()
 
 
 class AccessListSchema(Section):
-    allowList = TextList()
-    blockList = TextList()
+    builds = AccessLists
+    allow = TextList(data_key="allowList")
+    block = TextList(data_key="blockList")
 
 
 class DataChangeSchema(Section):
+    builds = DataChangeTrigger
     enabled = Boolean()
     branch = Text()
     variables = TextMap(secret=True)
     repositories = TextList()
-    allowedVariables = TextList()
+    allowed_variables = TextList()
 
 
 class TriggersSchema(Section):
-    dataChange = _nested(DataChangeSchema)
+    data_change = _nested(DataChangeSchema)
 
 
 class PipelinesSchema(Section):
+    builds = PipelinesSettings
     enabled = Boolean()
     triggers = _nested(TriggersSchema)
-    customVariables = TextMap(secret=True)
-    securedVariables = TextList()
-    pollInterval = Duration()
-    maxPollInterval = Duration()
-    maxFollow = Duration()
+    custom_variables = TextMap(secret=True)
+    secured_variables = TextList()
+    poll_interval = Duration()
+    max_poll_interval = Duration()
+    max_follow = Duration()
+
+    def build(self, data: Mapping[str, Any]) -> Any:
+        """`triggers.dataChange` is the dataclass's `data_change`."""
+        values = dict(data)
+        change = (values.pop("triggers", None) or {}).get("data_change")
+        return PipelinesSettings(data_change=built(DataChangeSchema, change), **given(values))
 
 
 class BuildStatusSchema(Section):
+    builds = BuildStatusSettings
     enabled = Boolean()
     contexts = TextMap()
     url = Url()
@@ -230,14 +293,14 @@ class GitBitbucketSchema(Section):
     webhookSecrets = TextList(refs=True, secret=True)
     oauth = _nested(OAuthSchema)
     webhooks = _nested(WebhooksSchema)
-    rateLimit = _nested(RateLimitSchema)
+    rate_limit = _nested(RateLimitSchema)
     timeout = _nested(TimeoutSchema)
     ssl = _nested(SslSchema)
     repositories = _nested(AccessListSchema)
     workspaces = _nested(AccessListSchema)
     permissions = AnyMapping()  # Studio's per-repository permissions; not used here
     pipelines = _nested(PipelinesSchema)
-    buildStatus = _nested(BuildStatusSchema)
+    build_status = _nested(BuildStatusSchema)
     jobs = _nested_list(JobSchema)
 
 
@@ -245,8 +308,9 @@ class GitBitbucketSchema(Section):
 
 
 class TeamSyncSchema(Section):
+    builds = TeamSyncSettings
     enabled = Boolean()
-    workspaceWhitelist = TextList()
+    workspace_whitelist = TextList()
 
 
 class AuthBitbucketSchema(Section):
@@ -269,30 +333,31 @@ class SinkSchema(Section):
 
 class TeamsBitbucketSchema(Section):
     mapping = TextMap()
-    defaultRole = Text()
-    syncInterval = Duration()
-    roleOrder = TextList()
-    maxRemovalRatio = Number(low=0.0, high=1.0)
+    default_role = Text()
+    sync_interval = Duration()
+    role_order = TextList()
+    max_removal_ratio = Number(low=0.0, high=1.0)
     sink = _nested(SinkSchema)
 
 
 class RecoverySchema(Section):
-    deliveryDeadline = Duration()
-    startDeadline = Duration()
-    followUpLease = Duration()
-    sweepInterval = Duration()
+    builds = RecoverySettings
+    delivery_deadline = Duration()
+    start_deadline = Duration()
+    follow_up_lease = Duration()
+    sweep_interval = Duration()
 
 
 class RelaySchema(Section):
-    publicUrl = Url()
-    apiTokens = TextList(refs=True, secret=True)
-    redisUrl = Url(schemes=("redis", "rediss", "unix"), secret=True)
+    public_url = Url()
+    api_tokens = TextList(refs=True, secret=True)
+    redis_url = Url(schemes=("redis", "rediss", "unix"), secret=True)
     environment = Choice(("development", "production"))
-    logFormat = Choice(("json", "console"))
-    logLevel = Choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-    varDir = Text()
-    dedupeWindow = Duration()
-    maxBodyBytes = Integer()
+    log_format = Choice(("json", "console"))
+    log_level = Choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    var_dir = Text()
+    dedupe_window = Duration()
+    max_body_bytes = Integer()
     recovery = _nested(RecoverySchema)
 
 

@@ -52,10 +52,8 @@ class AccessLists:
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    auto_setup: bool = False
     events: tuple[str, ...] = ()
     active: bool = True
-    skip_cert_verification: bool = False
     scope: Literal["repository", "workspace", "project"] = "repository"
 
 
@@ -129,7 +127,6 @@ class BitbucketSettings:
     username: str | None = None
     password: Secret | None = None
     webhook_secrets: tuple[Secret, ...] = ()
-    oauth_scopes: tuple[str, ...] = ()
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     timeout: Timeouts = field(default_factory=Timeouts)
@@ -196,6 +193,10 @@ class RelaySettings:
     max_body_bytes: int = 256 * 1024
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     generated_webhook_secret: bool = False
+    retry_base_delay: float = 2.0  # seconds; the first back-off of a retried Bitbucket call
+    worker_metrics_port: int | None = None  # a worker serves /metrics here when set
+    worker_metrics_address: str = "127.0.0.1"
+    metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: processes' samples are merged
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Load the values file and the environment into frozen Settings, reporting every problem at once.
 
-The only module that reads `os.environ`; everything else receives `Settings`. The pieces:
-`config_fields` and `config_schema` (marshmallow validation), `config_build` (Settings from the
-validated values and the environment), `config_secrets` (secret files and references).
+The only package that reads `os.environ`; everything else receives `Settings`. The pieces:
+`settings` (the frozen dataclasses), `fields` and `schema` (marshmallow validation; a section's
+`post_load` builds its dataclass), `environment` (variables that override keys), `secrets` (secret
+files and references), `build` (what spans sections), `durations`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from shared.config_build import RELAY, SettingsBuilder
-from shared.config_schema import Problems, validate_values
-from shared.config_secrets import read_or_create_dev_secret
-from shared.durations import parse_duration
+from shared.config.build import RELAY, SettingsBuilder
+from shared.config.durations import parse_duration
+from shared.config.schema import Problems, validate_values
+from shared.config.secrets import read_or_create_dev_secret
+from shared.config.settings import Settings
 from shared.secret import Secret
-from shared.settings import Settings
 
 __all__ = ["ConfigError", "load_settings", "parse_duration"]
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from shared.config_fields import SecretRef
-from shared.config_schema import Problems
+from shared.config.fields import SecretRef
+from shared.config.schema import Problems
 
 DEFAULT_SECRETS_DIR = "/var/run/secrets/bbrelay"
 

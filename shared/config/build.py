@@ -1,22 +1,54 @@
 """Turn validated values plus the environment into frozen Settings, checking what spans keys.
 
-Product-dependent defaults, environment overrides, secret resolution, event keys and job rules
-live here; each problem is recorded under the key (or environment variable) to fix.
+Product-dependent defaults, secret resolution, event keys and job rules live here; sections that
+are one dataclass come built from `shared.config.schema`, overrides from `environment`. Each
+problem is recorded under the key (or environment variable) to fix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-from marshmallow import ValidationError
-
-from shared.config_fields import BaseField, Choice, Text, Url
-from shared.config_schema import Problems
-from shared.config_secrets import SecretSource, split_list, unique
+from shared.config.environment import overrides
+from shared.config.schema import (
+    AccessListSchema,
+    BuildStatusSchema,
+    PipelinesSchema,
+    Problems,
+    RateLimitSchema,
+    RecoverySchema,
+    SslSchema,
+    TeamSyncSchema,
+    TimeoutSchema,
+    WebhooksSchema,
+    built,
+    given,
+)
+from shared.config.secrets import SecretSource, split_list, unique
+from shared.config.settings import (
+    DEFAULT_CLOUD_API_URL,
+    DEFAULT_TOKEN_URL,
+    TLS,
+    BitbucketSettings,
+    BuildStatusSettings,
+    Consumer,
+    HttpRunner,
+    JobRule,
+    PipelineRunner,
+    PipelinesSettings,
+    Product,
+    RelaySettings,
+    Settings,
+    TeamSink,
+    TeamsSettings,
+    TeamSyncSettings,
+    WebhookSettings,
+)
 from shared.event_keys import (
     ALIASES,
     ALL_EVENT_KEYS,
@@ -27,30 +59,6 @@ from shared.event_keys import (
     unknown_event_key_message,
 )
 from shared.secret import Secret
-from shared.settings import (
-    DEFAULT_CLOUD_API_URL,
-    DEFAULT_TOKEN_URL,
-    TLS,
-    AccessLists,
-    BitbucketSettings,
-    BuildStatusSettings,
-    Consumer,
-    DataChangeTrigger,
-    HttpRunner,
-    JobRule,
-    PipelineRunner,
-    PipelinesSettings,
-    Product,
-    RateLimit,
-    RecoverySettings,
-    RelaySettings,
-    Settings,
-    TeamSink,
-    TeamsSettings,
-    TeamSyncSettings,
-    Timeouts,
-    WebhookSettings,
-)
 
 GIT = "global.git.bitbucket"
 AUTH = "global.auth.bitbucket"
@@ -83,7 +91,11 @@ class SettingsBuilder:
         self.problems = problems
         self.warnings: list[str] = []
         self.secrets = SecretSource(env, problems)
-        self.environment: Environment = "production"
+        found = overrides(env, problems, self.secrets)
+        self.git.update(found["git"])
+        self.git["oauth"] = {**_section(self.git, "oauth"), **found["oauth"]}
+        self.relay_values.update(found["relay"])
+        self.environment: Environment = RelaySettings.environment
 
     def settings(self, source: str | None) -> Settings:
         """Everything, built as far as the values allow; problems are left in `self.problems`."""
@@ -99,26 +111,12 @@ class SettingsBuilder:
             source=source,
         )
 
-    # --- environment ------------------------------------------------------------------
-
-    def env_text(self, name: str, field: BaseField | None = None, text: str | None = None) -> Any:
-        """`$name` (or `text` read for it) checked by `field`, a string by default; unset → None."""
-        text = text if text is not None else self.env.get(name)
-        if not text:
-            return None
-        try:
-            return (field or Text()).deserialize(text)
-        except ValidationError as exc:
-            self.problems.add(name, "; ".join(map(str, cast(list[str], exc.messages))))
-            return None
-
     # --- global.git.bitbucket -----------------------------------------------------------
 
     def bitbucket(self) -> BitbucketSettings:
         git = self.git
-        product: Product = self.env_text("BBRELAY_BITBUCKET_TYPE", Choice(("cloud", "server")))
-        product = product or git.get("type") or "cloud"
-        url = self.env_text("BBRELAY_BITBUCKET_URL", Url()) or git.get("url")
+        product: Product = git.get("type") or BitbucketSettings.product
+        url = git.get("url")
         url = url.rstrip("/") if url else None
         if product == "server" and not url:
             self.problems.add(
@@ -126,9 +124,9 @@ class SettingsBuilder:
             )
         base = url or "https://bitbucket.invalid"
         oauth = _section(git, "oauth")
-        given_api_url = self.env_text("BBRELAY_API_URL", Url()) or git.get("apiUrl")
+        given_api_url = git.get("apiUrl")
         api_url = given_api_url or (DEFAULT_CLOUD_API_URL if product == "cloud" else f"{base}/rest")
-        given_token_url = self.env_text("BBRELAY_TOKEN_URL", Url()) or oauth.get("tokenUrl")
+        given_token_url = oauth.get("tokenUrl")
         token_url = given_token_url or (
             DEFAULT_TOKEN_URL if product == "cloud" else f"{base}/rest/oauth2/latest/token"
         )
@@ -140,7 +138,7 @@ class SettingsBuilder:
         token = self.secrets.from_env("BBRELAY_BITBUCKET_TOKEN") or self.secrets.from_section(
             git, "token", GIT
         )
-        username = self.env_text("BBRELAY_BITBUCKET_USERNAME") or git.get("username")
+        username = git.get("username")
         password = self.secrets.from_env("BBRELAY_BITBUCKET_PASSWORD") or self.secrets.from_section(
             git, "password", GIT
         )
@@ -159,13 +157,12 @@ class SettingsBuilder:
             username=username,
             password=Secret(password) if password else None,
             webhook_secrets=tuple(Secret(value) for value in self.webhook_secrets()),
-            oauth_scopes=tuple(oauth.get("scopes") or ()),
             webhooks=self.webhooks(product),
-            rate_limit=RateLimit(**_present(_section(git, "rateLimit"), RATE_LIMIT_KEYS)),
-            timeout=Timeouts(**_present(_section(git, "timeout"), TIMEOUT_KEYS)),
+            rate_limit=built(RateLimitSchema, git.get("rate_limit")),
+            timeout=built(TimeoutSchema, git.get("timeout")),
             tls=self.tls(),
-            repositories=_access_lists(_section(git, "repositories")),
-            workspaces=_access_lists(_section(git, "workspaces")),
+            repositories=built(AccessListSchema, git.get("repositories")),
+            workspaces=built(AccessListSchema, git.get("workspaces")),
             pipelines=self.pipelines(),
             build_status=self.build_status(),
             jobs=self.jobs(product),
@@ -233,8 +230,8 @@ class SettingsBuilder:
         return unique([*from_env, *([single] if single else []), *listed])
 
     def webhooks(self, product: Product) -> WebhookSettings:
-        hooks = _section(self.git, "webhooks")
-        scope: HookScope = hooks.get("scope") or "repository"
+        hooks: WebhookSettings = built(WebhooksSchema, self.git.get("webhooks"))
+        scope: HookScope = hooks.scope
         if scope == "workspace" and product == "server":
             self.problems.add(
                 f"{GIT}.webhooks.scope",
@@ -245,11 +242,7 @@ class SettingsBuilder:
                 f"{GIT}.webhooks.scope",
                 "project hooks exist only on Server/Data Center; use workspace on Bitbucket Cloud",
             )
-        return WebhookSettings(
-            events=self.webhook_events(hooks.get("events") or [], product),
-            scope=scope,
-            **_present(hooks, WEBHOOK_KEYS),
-        )
+        return dataclasses.replace(hooks, events=self.webhook_events(list(hooks.events), product))
 
     def webhook_events(self, names: list[str], product: Product) -> tuple[str, ...]:
         """Event keys to subscribe to, for this product; renamed keys and aliases translated."""
@@ -282,21 +275,18 @@ class SettingsBuilder:
         return tuple(unique(keys))
 
     def tls(self) -> TLS:
-        ssl = _section(self.git, "ssl")
-        ca = ssl.get("caCertificate")
+        tls: TLS = built(SslSchema, self.git.get("ssl"))
+        ca = tls.ca_certificate
         if ca and not ca.lstrip().startswith("-----BEGIN") and not Path(ca).is_file():
             self.problems.add(f"{GIT}.ssl.caCertificate", f"no such file: {ca}")
-        return TLS(verify=ssl.get("verify", True) is not False, ca_certificate=ca)
+        return tls
 
     def build_status(self) -> BuildStatusSettings:
-        status = _section(self.git, "buildStatus")
-        return BuildStatusSettings(
-            contexts=status.get("contexts") or {}, **_present(status, BUILD_STATUS_KEYS)
-        )
+        return cast(BuildStatusSettings, built(BuildStatusSchema, self.git.get("build_status")))
 
     def jobs(self, product: Product) -> tuple[JobRule, ...]:
         """Job rules, checked against each other, buildStatus.contexts and the product."""
-        contexts = _section(self.git, "buildStatus", "contexts")
+        contexts = self.build_status().contexts
         rules: list[JobRule] = []
         first_index: dict[str, int] = {}
         for index, job in enumerate(self.git.get("jobs") or ()):
@@ -340,7 +330,7 @@ class SettingsBuilder:
         pipeline = _section(job, "pipeline")
         selector = pipeline.get("selector")
         variables = pipeline.get("variables") or {}
-        sent = variables.keys() | _section(self.git, "pipelines", "customVariables").keys()
+        sent = variables.keys() | self.pipelines_values().custom_variables.keys()
         for index, name in enumerate(pipeline.get("secured") or ()):
             if name not in sent:
                 self.problems.add(
@@ -414,8 +404,7 @@ class SettingsBuilder:
 
     def pipelines(self) -> PipelinesSettings:
         """`pipelines`; request-settable names must not shadow configured variables."""
-        section = _section(self.git, "pipelines")
-        settings = _pipelines(section)
+        settings = self.pipelines_values()
         configured = settings.custom_variables.keys() | settings.data_change.variables.keys()
         key = f"{GIT}.pipelines.triggers.dataChange.allowedVariables"
         for index, name in enumerate(settings.data_change.allowed_variables):
@@ -427,36 +416,26 @@ class SettingsBuilder:
                 )
         return settings
 
+    def pipelines_values(self) -> PipelinesSettings:
+        return cast(PipelinesSettings, built(PipelinesSchema, self.git.get("pipelines")))
+
     # --- global.auth.bitbucket and global.teams.bitbucket ---------------------------------
 
     def team_sync(self) -> TeamSyncSettings:
-        sync = _section(self.auth, "teamSync")
-        return TeamSyncSettings(
-            enabled=bool(sync.get("enabled")),
-            workspace_whitelist=tuple(sync.get("workspaceWhitelist") or ()),
-        )
+        return cast(TeamSyncSettings, built(TeamSyncSchema, self.auth.get("teamSync")))
 
     def teams(self) -> TeamsSettings:
-        teams = self.teams_values
-        defaults = TeamsSettings()
-        role_order = tuple(teams.get("roleOrder") or defaults.role_order)
-        if teams.get("roleOrder") == []:
+        values = self.teams_values
+        if values.get("role_order") == []:
             self.problems.add(f"{TEAMS}.roleOrder", "must name at least one role")
+        teams = TeamsSettings(**given({**values, "sink": None}))
+        role_order = teams.role_order
         for role in unique(role for role in role_order if role_order.count(role) > 1):
             self.problems.add(f"{TEAMS}.roleOrder", f"{role!r} is listed more than once")
-        mapping: dict[str, str] = teams.get("mapping") or {}
-        for group, role in mapping.items():
+        for group, role in teams.mapping.items():
             self.check_role(role, role_order, f"{TEAMS}.mapping.{group}")
-        default_role = teams.get("defaultRole") or defaults.default_role
-        self.check_role(default_role, role_order, f"{TEAMS}.defaultRole")
-        return TeamsSettings(
-            mapping=mapping,
-            default_role=default_role,
-            sync_interval=teams.get("syncInterval") or defaults.sync_interval,
-            role_order=role_order,
-            **_present(teams, {"maxRemovalRatio": "max_removal_ratio"}),
-            sink=self.sink(teams.get("sink")),
-        )
+        self.check_role(teams.default_role, role_order, f"{TEAMS}.defaultRole")
+        return dataclasses.replace(teams, sink=self.sink(values.get("sink")))
 
     def check_role(self, role: str, role_order: tuple[str, ...], key: str) -> None:
         if role not in role_order:
@@ -475,86 +454,19 @@ class SettingsBuilder:
     # --- global.relay -------------------------------------------------------------------
 
     def relay(self) -> RelaySettings:
-        relay = self.relay_values
-        environment: Environment = (
-            self.env_text("BBRELAY_ENV", Choice(("development", "production")))
-            or relay.get("environment")
-            or "production"
-        )
-        log_format = self.env_text("BBRELAY_LOG_FORMAT", Choice(("json", "console")))
-        log_format = log_format or relay.get("logFormat")
-        log_level = self.env_text(
-            "BBRELAY_LOG_LEVEL", Choice(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-        )
-        redis_url_field = Url(schemes=("redis", "rediss", "unix"), secret=True)
-        redis_url = (
-            self.env_text(
-                "BBRELAY_REDIS_URL", redis_url_field, self.secrets.from_env("BBRELAY_REDIS_URL")
-            )
-            or self.env_text("REDIS_URL", redis_url_field)
-            or relay.get("redisUrl")
-        )
-        api_tokens = self.secrets.from_list(relay.get("apiTokens"), f"{RELAY}.apiTokens")
+        values = self.relay_values
+        api_tokens = self.secrets.from_list(values.get("api_tokens"), f"{RELAY}.apiTokens")
         env_token = self.secrets.from_env("BBRELAY_API_TOKEN")  # one token, commas and all
         api_tokens += [env_token.strip()] if env_token and env_token.strip() else []
-        return RelaySettings(
-            public_url=self.env_text("BBRELAY_PUBLIC_URL", Url()) or relay.get("publicUrl"),
-            api_tokens=tuple(Secret(token) for token in unique(api_tokens)),
-            environment=environment,
-            log_format=log_format or ("console" if environment == "development" else "json"),
-            log_level=log_level or relay.get("logLevel") or "INFO",
-            var_dir=self.env_text("BBRELAY_VAR_DIR") or relay.get("varDir") or "./var",
-            **({"redis_url": redis_url} if redis_url else {}),
-            recovery=RecoverySettings(**_present(relay.get("recovery") or {}, RECOVERY_KEYS)),
-            **_present(relay, RELAY_KEYS),
+        relay = RelaySettings(
+            **given(
+                {
+                    **values,
+                    "api_tokens": [Secret(token) for token in unique(api_tokens)],
+                    "recovery": built(RecoverySchema, values.get("recovery")),
+                }
+            )
         )
-
-
-RATE_LIMIT_KEYS = {"requestsPerHour": "requests_per_hour", "burstSize": "burst_size"}
-TIMEOUT_KEYS = {"connect": "connect", "read": "read", "write": "write"}
-WEBHOOK_KEYS = {
-    "autoSetup": "auto_setup",
-    "active": "active",
-    "skipCertVerification": "skip_cert_verification",
-}
-BUILD_STATUS_KEYS = {"enabled": "enabled", "url": "url", "description": "description"}
-RELAY_KEYS = {"dedupeWindow": "dedupe_window", "maxBodyBytes": "max_body_bytes"}
-RECOVERY_KEYS = {
-    "deliveryDeadline": "delivery_deadline",
-    "startDeadline": "start_deadline",
-    "followUpLease": "follow_up_lease",
-    "sweepInterval": "sweep_interval",
-}
-POLL_KEYS = {
-    "pollInterval": "poll_interval",
-    "maxPollInterval": "max_poll_interval",
-    "maxFollow": "max_follow",
-}
-
-
-def _present(section: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    """Dataclass keyword arguments for the keys given in `section`; the rest keep defaults."""
-    return {field: section[key] for key, field in names.items() if section.get(key) is not None}
-
-
-def _access_lists(section: Mapping[str, Any]) -> AccessLists:
-    return AccessLists(
-        allow=tuple(section.get("allowList") or ()), block=tuple(section.get("blockList") or ())
-    )
-
-
-def _pipelines(section: Mapping[str, Any]) -> PipelinesSettings:
-    change = _section(section, "triggers", "dataChange")
-    return PipelinesSettings(
-        enabled=bool(section.get("enabled")),
-        data_change=DataChangeTrigger(
-            enabled=bool(change.get("enabled")),
-            variables=change.get("variables") or {},
-            repositories=tuple(change.get("repositories") or ()),
-            allowed_variables=tuple(change.get("allowedVariables") or ()),
-            **_present(change, {"branch": "branch"}),
-        ),
-        custom_variables=section.get("customVariables") or {},
-        secured_variables=tuple(section.get("securedVariables") or ()),
-        **_present(section, POLL_KEYS),
-    )
+        if values.get("log_format") is None and relay.environment == "development":
+            relay = dataclasses.replace(relay, log_format="console")
+        return relay

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, types
 
-from shared.durations import parse_duration
+from shared.config.durations import parse_duration
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
