@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
-from functools import cache
 
 import httpx
 import redis
@@ -69,9 +69,20 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
     )
 
 
-@cache
-def services() -> Services:
-    """This process's services, from the settings the Celery app was loaded with."""
-    from workers.celery_app import settings
+_BUILT: dict[int, Services] = {}
 
-    return build_services(settings)
+
+def services() -> Services:
+    """This process's services, from the settings the Celery app was loaded with.
+
+    Kept per process id: the worker's main process uses them too (workers/recovery.py), and a
+    pool child forked from it later must not share its HTTP connections.
+    """
+    pid = os.getpid()
+    current = _BUILT.get(pid)
+    if current is None:
+        from workers.celery_app import settings
+
+        _BUILT.clear()
+        current = _BUILT[pid] = build_services(settings)
+    return current
