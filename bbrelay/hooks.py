@@ -110,6 +110,11 @@ def survey(client: BitbucketClient, settings: Settings) -> list[HookState]:
                 state.needs.append(f"active {hook.active} -> {settings.bitbucket.webhooks.active}")
             if not hook.secret_set:
                 state.needs.append("a secret")
+            verify = not settings.bitbucket.webhooks.skip_cert_verification
+            if settings.bitbucket.product == "server" and hook.ssl_verification_required != verify:
+                state.needs.append(
+                    f"sslVerificationRequired {hook.ssl_verification_required} -> {verify}"
+                )
         states.append(state)
     return states
 
@@ -121,6 +126,7 @@ def spec(settings: Settings, secret: str) -> WebhookSpec:
         description=DESCRIPTION,
         secret=secret,
         active=settings.bitbucket.webhooks.active,
+        ssl_verification_required=not settings.bitbucket.webhooks.skip_cert_verification,
     )
 
 

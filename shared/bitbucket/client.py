@@ -17,7 +17,6 @@ from shared.config.settings import Product
 CLOUD_PAGE_SIZE = 100
 SERVER_PAGE_SIZE = 1000
 MAX_PAGES = 1000
-BUILD_STATE_CAPABILITIES = {"cancelledStatus": "CANCELLED", "unknownStatus": "UNKNOWN"}
 
 # The variable every relay-triggered run carries (not secured, so it reads back): the job's id.
 JOB_ID_VARIABLE = "BBRELAY_JOB_ID"
@@ -48,10 +47,18 @@ class BitbucketClient:
     """Typed calls to one Bitbucket; `sender` takes bucket tokens and maps errors."""
 
     def __init__(
-        self, product: Product, api_url: str, sender: Sends, *, max_pages: int = MAX_PAGES
+        self,
+        product: Product,
+        api_url: str,
+        sender: Sends,
+        *,
+        max_pages: int = MAX_PAGES,
+        base_url: str | None = None,
     ) -> None:
         self.product: Product = product
         self.api_url = api_url.rstrip("/")
+        # DC's own address (`url`), for the servlets outside /rest; else the API's, less /rest.
+        self.base_url = (base_url or self.api_url.split("/rest", 1)[0]).rstrip("/")
         self.sender = sender
         self.max_pages = max_pages
         self._api_origin = origin(self.api_url)
@@ -61,8 +68,8 @@ class BitbucketClient:
     def current_user(self) -> User:
         if self.product == "cloud":
             return User.from_cloud(self._get_json("/user", "user"))
-        root = self.api_url.removesuffix("/rest")
-        response = self.sender.send("GET", f"{root}/plugins/servlet/applinks/whoami", "user")
+        whoami = f"{self.base_url}/plugins/servlet/applinks/whoami"
+        response = self.sender.send("GET", whoami, "user")
         name = response.text.strip()
         return User(id=name, name=name, display_name=name)
 
@@ -84,18 +91,15 @@ class BitbucketClient:
         metrics.STATUSES_POSTED.labels(status.state).inc()
 
     def build_capabilities(self) -> frozenset[str]:
-        """Build states the DC server supports beyond the basic three (e.g. CANCELLED).
+        """The DC server's CI capability names, e.g. `richBuildStatus`, `cancelledStatus`.
 
-        DC answers capability names, `{"buildStatus": ["richBuildStatus", "cancelledStatus"]}`
-        (as Atlassian's Jenkins plugin reads them); each `<state>Status` becomes its state.
+        `GET /rest/api/latest/build/capabilities` answers `{"buildStatus": [names]}` (as
+        Atlassian's Jenkins plugin reads it, BitbucketCICapabilities); Cloud has none to ask.
         """
         if self.product == "cloud":
-            return frozenset({"STOPPED"})
+            return frozenset()
         data = self._get_json("/api/latest/build/capabilities", "statuses")
-        names = (str(name) for name in data.get("buildStatus") or ())
-        return frozenset(
-            BUILD_STATE_CAPABILITIES[n] for n in names if n in BUILD_STATE_CAPABILITIES
-        )
+        return frozenset(str(name) for name in data.get("buildStatus") or ())
 
     # -- pipelines (Cloud only) ------------------------------------------------------------
 

@@ -146,7 +146,7 @@ class WebhooksSchema(Section):
     auto_setup = Boolean()  # Studio's; not used here (hooks: `bbrelay hooks install`)
     events = TextList()
     active = Boolean()
-    skip_cert_verification = Boolean()  # Studio's; not used here
+    skip_cert_verification = Boolean()
     scope = Choice(("repository", "workspace", "project"))
 
 

@@ -55,6 +55,7 @@ class WebhookSettings:
     events: tuple[str, ...] = ()
     active: bool = True
     scope: Literal["repository", "workspace", "project"] = "repository"
+    skip_cert_verification: bool = False  # DC hooks: sslVerificationRequired is its opposite
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,10 @@ def test_cloud_keys_longer_than_forty_are_hashed_readably_and_stay_distinct() ->
 
 
 def test_dc_says_cancelled_only_where_the_server_supports_it() -> None:
-    assert product_state("STOPPED", "server", frozenset({"CANCELLED"})) == "CANCELLED"
+    supported = frozenset({"richBuildStatus", "cancelledStatus"})
+    assert product_state("STOPPED", "server", supported) == "CANCELLED"
+    assert product_state("STOPPED", "server", frozenset({"richBuildStatus"})) == "FAILED"
+    assert product_state("STOPPED", "server", frozenset({"CANCELLED"})) == "FAILED"
     assert product_state("STOPPED", "server", frozenset()) == "FAILED"
     assert product_state("STOPPED", "cloud", frozenset()) == "STOPPED"
     assert product_state("SUCCESSFUL", "server", frozenset()) == "SUCCESSFUL"
