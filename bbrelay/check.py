@@ -195,6 +195,12 @@ class Checker:
 
     def hooks(self, client: BitbucketClient) -> list[Line]:
         try:
+            hooks.refuse_events_not_offered(client, self.settings)
+        except hooks.HooksError as exc:
+            return [fail("hooks", str(exc), "subscribe only to keys this Bitbucket offers")]
+        except BitbucketError as exc:
+            return [fail("hooks", f"webhook capabilities: {exc}", "check the URL and access")]
+        try:
             states = hooks.survey(client, self.settings)
         except hooks.HooksError as exc:
             return [warn("hooks", str(exc), "configure it to have hooks checked")]

@@ -427,7 +427,7 @@ def _from_cloud(key: str, data: dict[str, Any]) -> dict[str, Any]:
     elif key.startswith("repo:commit_status_"):
         loaded = _load(_CLOUD_COMMIT_STATUS, data)
         found = _cloud_commit_status(loaded["commit_status"])
-    elif key.startswith("project:"):
+    elif key.startswith(("project:", "pipeline:")):
         loaded = _load(_CLOUD_PROJECT, data)
         found = {}
     else:

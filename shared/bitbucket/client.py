@@ -17,6 +17,9 @@ from shared.config.settings import Product
 CLOUD_PAGE_SIZE = 100
 SERVER_PAGE_SIZE = 1000
 MAX_PAGES = 1000
+# DC team reads outside /admin, which refuses HTTP access tokens (BSERV-10482).
+SERVER_GROUPS_PATH = "/api/latest/groups"
+SERVER_USERS_PATH = "/api/latest/users"
 
 # The variable every relay-triggered run carries (not secured, so it reads back): the job's id.
 JOB_ID_VARIABLE = "BBRELAY_JOB_ID"
@@ -177,7 +180,11 @@ class BitbucketClient:
             yield User.from_cloud(item.get("user") or {}), str(item.get("permission", ""))
 
     def iter_groups(self, workspace: str) -> Iterator[Group]:
-        """Cloud: the 1.0 groups API (members included); DC: admin groups (no members)."""
+        """Cloud: the 1.0 groups API (members included); DC: group names (no members).
+
+        DC reads the non-admin `GET /rest/api/latest/groups` (a page of names, LICENSED_USER):
+        DC refuses HTTP access tokens on `/rest/api/latest/admin/*` (BSERV-10482).
+        """
         if self.product == "cloud":
             for item in self._get_json_any(
                 f"{self._v1()}/groups/{paths.quote(workspace)}", "groups"
@@ -185,8 +192,9 @@ class BitbucketClient:
                 members = tuple(User.from_cloud(m) for m in item.get("members") or ())
                 yield Group(str(item.get("slug", "")), str(item.get("name", "")), members)
             return
-        for item in self._iter_server("/api/latest/admin/groups", "groups"):
-            yield Group(str(item.get("name", "")), str(item.get("name", "")))
+        for item in self._iter_server(SERVER_GROUPS_PATH, "groups"):
+            name = str(item.get("name", "") if isinstance(item, dict) else item)
+            yield Group(name, name)
 
     def iter_group_members(self, workspace: str, group: str) -> Iterator[User]:
         if self.product == "cloud":
@@ -194,14 +202,23 @@ class BitbucketClient:
             for item in self._get_json_any(url, "groups"):
                 yield User.from_cloud(item)
             return
-        params = {"context": group}
-        for item in self._iter_server("/api/latest/admin/groups/more-members", "groups", params):
+        for item in self._iter_server(SERVER_USERS_PATH, "groups", {"group": group}):
             yield User.from_server(item)
 
     def iter_users(self) -> Iterator[User]:
-        """DC: every user with its active flag."""
-        for item in self._iter_server("/api/latest/admin/users", "users"):
+        """DC: every user with its active flag (the non-admin `GET /rest/api/latest/users`)."""
+        for item in self._iter_server(SERVER_USERS_PATH, "users"):
             yield User.from_server(item)
+
+    def webhook_event_keys(self) -> frozenset[str]:
+        """DC: the event keys this server offers to webhooks.
+
+        `GET /rest/webhooks/latest/capabilities` answers `{"application-webhooks": [keys]}` (as
+        Atlassian's Jenkins plugin reads it, BitbucketWebhookSupportedEvents).
+        """
+        url = f"{self.base_url}/rest/webhooks/latest/capabilities"
+        data = self._get_json(url, "hooks")
+        return frozenset(str(key) for key in data.get("application-webhooks") or ())
 
     def _v1(self) -> str:
         return self.api_url.removesuffix("/2.0") + "/1.0"

@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from shared.config.settings import Product
+from shared.event_keys import SERVER_EVENT_KEYS
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +80,8 @@ def _read(product: Product, path: str) -> Any:
         return {"id": sha, "displayId": sha[:11]}
     if "/pipelines/" in path:
         return {"type": "pipeline", "uuid": "{dry-run}", "build_number": 0, "state": _COMPLETED}
+    if path.endswith("/webhooks/latest/capabilities"):
+        return {"application-webhooks": sorted(SERVER_EVENT_KEYS - {"diagnostics:ping"})}
     if path.endswith("/build/capabilities"):
         # capability names, as Atlassian's own Jenkins plugin reads them (BitbucketCICapabilities)
         return {"buildStatus": ["richBuildStatus", "cancelledStatus", "unknownStatus"]}
