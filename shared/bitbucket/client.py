@@ -174,7 +174,7 @@ class BitbucketClient:
             yield User.from_cloud(item.get("user") or {})
 
     def iter_workspace_permissions(self, workspace: str) -> Iterator[tuple[User, str]]:
-        """Each member with owner, member or collaborator."""
+        """Each member with owner or member (collaborator was removed in June 2022)."""
         path = f"{paths.workspace(workspace)}/permissions"
         for item in self._iter_cloud(path, "members"):
             yield User.from_cloud(item.get("user") or {}), str(item.get("permission", ""))
