@@ -335,6 +335,12 @@ class SettingsBuilder:
                     "Bitbucket Pipelines exists only on Bitbucket Cloud; "
                     "use runner: http on Server/Data Center",
                 )
+            if job.get("forks") and runner == "pipeline":
+                self.problems.add(
+                    f"{prefix}.forks",
+                    "a fork's pull request cannot run Pipelines in this repository (its commit "
+                    "lives in the fork); use runner: http",
+                )
             on = self.job_events(job.get("on") or [], f"{prefix}.on")
             http = self.http_runner(job.get("http"), f"{prefix}.http")
             if name and on and context and runner and (runner == "pipeline" or http):
@@ -350,6 +356,7 @@ class SettingsBuilder:
                         if runner == "pipeline"
                         else None,
                         http=http,
+                        forks=bool(job.get("forks")),
                     )
                 )
         return tuple(rules)

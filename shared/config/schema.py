@@ -255,6 +255,7 @@ class JobSchema(Section):
     repositories = TextList()
     context = Text(required=True)
     runner = Choice(("pipeline", "http"), required=True)
+    forks = Boolean()
     pipeline = _nested(PipelineRunnerSchema)
     http = _nested(HttpRunnerSchema)
 

@@ -112,6 +112,7 @@ class JobRule:
     repositories: tuple[str, ...] = ("*",)
     pipeline: PipelineRunner | None = None
     http: HttpRunner | None = None
+    forks: bool = False  # pull requests from forks start this job too (untrusted code)
 
 
 @dataclass(frozen=True)
