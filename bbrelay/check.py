@@ -10,15 +10,15 @@ import redis
 from celery import Celery
 
 from bbrelay import hooks
+from bbrelay.scopes import missing_scopes, needed_scopes
 from shared.bitbucket.auth import OAuthCredential
-from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.client import SERVER_GROUPS_PATH, SERVER_USERS_PATH, BitbucketClient
 from shared.bitbucket.errors import BitbucketError
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.transport import BUCKET_GROUP, Sender
 from shared.celery_config import celery_config
 from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
-from shared.event_keys import ALIASES
 from shared.ratelimit import ConsumerPool
 from shared.redis import connect, redacted_url
 from shared.task_names import QUEUE
@@ -30,7 +30,6 @@ from workers.beat_heartbeat import STARTED_KEY as BEAT_STARTED_KEY
 BEAT_STALE = 60.0
 # A first sync not done yet is normal this long after beat's start (at least one interval).
 FIRST_SYNC_GRACE = 60.0
-PR_KEYS = frozenset(key for name, keys in ALIASES.items() if name.startswith("pr_") for key in keys)
 
 
 @dataclass(frozen=True)
@@ -159,23 +158,11 @@ class Checker:
         self.client = client
         lines = [ok("bitbucket", f"{self.settings.bitbucket.api_url} as {user.name or user.id}")]
         lines.append(self.scopes(client))
+        if self.settings.bitbucket.product == "server" and workspaces_to_sync(self.settings):
+            lines.append(self.team_access(client))
         lines += self.hooks(client)
         lines += self.budget(client)
         return lines
-
-    def needed_scopes(self) -> dict[str, str]:
-        """Scope -> the feature that needs it."""
-        bitbucket = self.settings.bitbucket
-        needed = {"webhook": "webhook checks and setup"}
-        if bitbucket.jobs:
-            needed["repository"] = "build statuses"
-        if any(set(rule.on) & PR_KEYS for rule in bitbucket.jobs):
-            needed["pullrequest"] = "pull request jobs"
-        if any(rule.runner == "pipeline" for rule in bitbucket.jobs) or bitbucket.pipelines.enabled:
-            needed["pipeline"] = "Pipelines runs"
-        if self.settings.team_sync.enabled:
-            needed["account"] = "team sync"
-        return needed
 
     def scopes(self, client: BitbucketClient) -> Line:
         sender = client.sender
@@ -184,8 +171,8 @@ class Checker:
         ]
         if not oauth:
             return ok("scopes", "token or password credentials: scopes are the account's own")
-        granted = {s.split(":")[0] for s in oauth[0].granted_scopes().replace(",", " ").split()}
-        missing = {s: why for s, why in self.needed_scopes().items() if s not in granted}
+        granted = set(oauth[0].granted_scopes().replace(",", " ").split())
+        missing = missing_scopes(needed_scopes(self.settings), granted)
         if missing:
             listed = ", ".join(f"{s} (for {why})" for s, why in sorted(missing.items()))
             return fail(
@@ -193,7 +180,28 @@ class Checker:
             )
         return ok("scopes", " ".join(sorted(granted)))
 
+    def team_access(self, client: BitbucketClient) -> Line:
+        """DC team sync reads groups and members outside /admin, which refuses HTTP access
+        tokens (BSERV-10482); say so here, before a sync fails."""
+        where = f"{SERVER_GROUPS_PATH} and {SERVER_USERS_PATH}?group="
+        try:
+            next(iter(client.iter_groups("")), None)
+        except BitbucketError as exc:
+            return fail(
+                "team access",
+                f"team sync reads /rest{where}: {exc}",
+                "give the account LICENSED_USER access; an admin endpoint "
+                "(/rest/api/latest/admin/*) would refuse an HTTP access token",
+            )
+        return ok("team access", f"team sync reads /rest{where} (no admin endpoint)")
+
     def hooks(self, client: BitbucketClient) -> list[Line]:
+        try:
+            hooks.refuse_events_not_offered(client, self.settings)
+        except hooks.HooksError as exc:
+            return [fail("hooks", str(exc), "subscribe only to keys this Bitbucket offers")]
+        except BitbucketError as exc:
+            return [fail("hooks", f"webhook capabilities: {exc}", "check the URL and access")]
         try:
             states = hooks.survey(client, self.settings)
         except hooks.HooksError as exc:

@@ -60,6 +60,25 @@ def wanted_events(settings: Settings) -> tuple[str, ...]:
     return tuple(sorted(configured or DEFAULT_EVENTS[settings.bitbucket.product]))
 
 
+def events_not_offered(client: BitbucketClient, settings: Settings) -> list[str]:
+    """Configured event keys this DC server does not offer (its webhook capabilities)."""
+    if settings.bitbucket.product != "server":
+        return []
+    offered = client.webhook_event_keys()
+    return [key for key in wanted_events(settings) if key not in offered]
+
+
+def refuse_events_not_offered(client: BitbucketClient, settings: Settings) -> None:
+    """HooksError naming the keys this server does not offer, and the ones it does."""
+    missing = events_not_offered(client, settings)
+    if missing:
+        offered = ", ".join(sorted(client.webhook_event_keys()))
+        raise HooksError(
+            f"this Bitbucket does not offer {', '.join(missing)}; remove them from "
+            f"webhooks.events (it offers: {offered})"
+        )
+
+
 def current_secret(settings: Settings, ring: SecretRing) -> str:
     """The secret hooks should sign with: the newest rotated one, else the first configured."""
     newest = ring.newest()
@@ -110,6 +129,11 @@ def survey(client: BitbucketClient, settings: Settings) -> list[HookState]:
                 state.needs.append(f"active {hook.active} -> {settings.bitbucket.webhooks.active}")
             if not hook.secret_set:
                 state.needs.append("a secret")
+            verify = not settings.bitbucket.webhooks.skip_cert_verification
+            if settings.bitbucket.product == "server" and hook.ssl_verification_required != verify:
+                state.needs.append(
+                    f"sslVerificationRequired {hook.ssl_verification_required} -> {verify}"
+                )
         states.append(state)
     return states
 
@@ -121,6 +145,7 @@ def spec(settings: Settings, secret: str) -> WebhookSpec:
         description=DESCRIPTION,
         secret=secret,
         active=settings.bitbucket.webhooks.active,
+        ssl_verification_required=not settings.bitbucket.webhooks.skip_cert_verification,
     )
 
 
@@ -130,6 +155,7 @@ def install(
     """Create or update our hook where needed; the lines to print."""
     scope = settings.bitbucket.webhooks.scope
     wanted = spec(settings, current_secret(settings, ring))
+    refuse_events_not_offered(client, settings)
     lines = []
     for state in survey(client, settings):
         verb = {"create": "create", "update": "update", "ok": "unchanged"}[state.action]

@@ -39,6 +39,9 @@ CLOUD_EVENT_KEYS: frozenset[str] = frozenset(
         "pullrequest:comment_deleted",
         "pullrequest:comment_resolved",
         "pullrequest:comment_reopened",
+        # Pipelines' OpenTelemetry spans (https://www.atlassian.com/blog/bitbucket/
+        # bitbucket-pipelines-opentelemetry-traces-via-webhooks)
+        "pipeline:span_created",
     }
 )
 
@@ -64,6 +67,7 @@ SERVER_EVENT_KEYS: frozenset[str] = frozenset(
         "pr:reviewer:approved",
         "pr:reviewer:unapproved",
         "pr:reviewer:needs_work",
+        "pr:reviewer:changes_requested",  # newer servers' name for needs_work
         "pr:reviewer:updated",
         "pr:comment:added",
         "pr:comment:edited",
@@ -86,6 +90,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
 # Names people write that Bitbucket Cloud spells differently (the Studio guide uses the first).
 RENAMED: dict[str, str] = {"pullrequest:merged": "pullrequest:fulfilled"}
 
+# Server/DC keys that name one event under two names (a server sends one of them): a job rule
+# naming either matches both.
+SAME_EVENT: dict[str, str] = {
+    "pr:reviewer:needs_work": "pr:reviewer:changes_requested",
+    "pr:reviewer:changes_requested": "pr:reviewer:needs_work",
+}
+
 
 def expand_event_keys(names: Iterable[str]) -> frozenset[str]:
     """The event keys that `names` (keys, aliases or renamed keys) stand for.
@@ -100,6 +111,8 @@ def expand_event_keys(names: Iterable[str]) -> frozenset[str]:
             keys.add(RENAMED[name])
         elif name in ALL_EVENT_KEYS:
             keys.add(name)
+            if name in SAME_EVENT:
+                keys.add(SAME_EVENT[name])
         else:
             raise ValueError(unknown_event_key_message(name))
     return frozenset(keys)

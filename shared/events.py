@@ -38,11 +38,21 @@ class Event:
     pr_destination_commit: str | None
     actor: str | None
     received_at: float
+    pr_source_repository: str | None = None  # full name; another repository for a fork's PR
 
     @property
     def is_pull_request(self) -> bool:
         """True for every pull request event (opened, updated, merged, commented …)."""
         return self.pr_id is not None
+
+    @property
+    def is_from_fork(self) -> bool:
+        """A pull request whose source branch lives in another repository (a fork)."""
+        return (
+            self.pr_source_repository is not None
+            and self.repository is not None
+            and self.pr_source_repository.lower() != self.repository.lower()
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The event as a dict of JSON primitives (the Celery task argument)."""

@@ -154,6 +154,7 @@ class _CloudBranch(_Schema):
 class _CloudEndpoint(_Schema):
     branch = _required(_CloudBranch)
     commit = _optional(_Hash)
+    repository = _optional(_CloudRepository)
 
 
 class _CloudPullRequest(_Schema):
@@ -310,6 +311,7 @@ def parse_event(
         pr_id=found.get("pr_id"),
         pr_source_branch=found.get("pr_source_branch"),
         pr_source_commit=found.get("pr_source_commit"),
+        pr_source_repository=found.get("pr_source_repository"),
         pr_destination_branch=found.get("pr_destination_branch"),
         pr_destination_commit=found.get("pr_destination_commit"),
         actor=found.get("actor"),
@@ -427,7 +429,7 @@ def _from_cloud(key: str, data: dict[str, Any]) -> dict[str, Any]:
     elif key.startswith("repo:commit_status_"):
         loaded = _load(_CLOUD_COMMIT_STATUS, data)
         found = _cloud_commit_status(loaded["commit_status"])
-    elif key.startswith("project:"):
+    elif key.startswith(("project:", "pipeline:")):
         loaded = _load(_CLOUD_PROJECT, data)
         found = {}
     else:
@@ -478,6 +480,7 @@ def _cloud_pull_request(pull_request: dict[str, Any]) -> dict[str, Any]:
         "pr_id": pull_request["id"],
         "pr_source_branch": source_branch,
         "pr_source_commit": source_commit,
+        "pr_source_repository": source["repository"]["full_name"] if source["repository"] else None,
         "pr_destination_branch": destination["branch"]["name"],
         "pr_destination_commit": destination["commit"]["hash"] if destination["commit"] else None,
     }
@@ -529,6 +532,11 @@ def _from_server(key: str, data: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _server_full_name(repository: dict[str, Any]) -> str:
+    """PROJECT/slug; a personal fork's project key is `~user`."""
+    return f"{repository['project']['key']}/{repository['slug']}"
+
+
 def _server_refs_changed(changes: list[dict[str, Any]]) -> dict[str, Any]:
     """The first change that is not a deletion; else the first (as for Cloud pushes)."""
     live = (c for c in changes if c["type"] != "DELETE" and _full_sha(c["toHash"]))
@@ -559,6 +567,7 @@ def _server_pull_request(pull_request: dict[str, Any]) -> dict[str, Any]:
         "pr_id": pull_request["id"],
         "pr_source_branch": source["displayId"],
         "pr_source_commit": source["latestCommit"],
+        "pr_source_repository": _server_full_name(source["repository"]),
         "pr_destination_branch": destination["displayId"],
         "pr_destination_commit": destination["latestCommit"],
     }

@@ -126,7 +126,7 @@ def ensure_full_commit(services: Services, job: Job) -> JobRequest:
     request = job.request
     if request.commit is None or len(request.commit) >= FULL_HASH_LENGTH:
         return request
-    full = services.bitbucket.resolve_commit(request.repository, request.commit)
+    full = services.bitbucket.resolve_commit(request.commit_repository, request.commit)
     if len(full) >= FULL_HASH_LENGTH:
         request = with_commit(request, full)
         services.jobs.update_request(request)
@@ -209,6 +209,6 @@ def sync_status(services: Services, job_id: str, *, rounds: int = 4) -> None:
         if request.commit is None:
             return
         status = build_status(job, services.settings, services.capabilities())
-        services.bitbucket.post_build_status(request.repository, request.commit, status)
+        services.bitbucket.post_build_status(request.commit_repository, request.commit, status)
         services.jobs.mark_posted(job_id, job.state)
         log.info("job.status_posted", job_id=job_id, state=status.state, key=status.key)

@@ -17,7 +17,9 @@ from shared.config.settings import Product
 CLOUD_PAGE_SIZE = 100
 SERVER_PAGE_SIZE = 1000
 MAX_PAGES = 1000
-BUILD_STATE_CAPABILITIES = {"cancelledStatus": "CANCELLED", "unknownStatus": "UNKNOWN"}
+# DC team reads outside /admin, which refuses HTTP access tokens (BSERV-10482).
+SERVER_GROUPS_PATH = "/api/latest/groups"
+SERVER_USERS_PATH = "/api/latest/users"
 
 # The variable every relay-triggered run carries (not secured, so it reads back): the job's id.
 JOB_ID_VARIABLE = "BBRELAY_JOB_ID"
@@ -48,10 +50,18 @@ class BitbucketClient:
     """Typed calls to one Bitbucket; `sender` takes bucket tokens and maps errors."""
 
     def __init__(
-        self, product: Product, api_url: str, sender: Sends, *, max_pages: int = MAX_PAGES
+        self,
+        product: Product,
+        api_url: str,
+        sender: Sends,
+        *,
+        max_pages: int = MAX_PAGES,
+        base_url: str | None = None,
     ) -> None:
         self.product: Product = product
         self.api_url = api_url.rstrip("/")
+        # DC's own address (`url`), for the servlets outside /rest; else the API's, less /rest.
+        self.base_url = (base_url or self.api_url.split("/rest", 1)[0]).rstrip("/")
         self.sender = sender
         self.max_pages = max_pages
         self._api_origin = origin(self.api_url)
@@ -61,8 +71,8 @@ class BitbucketClient:
     def current_user(self) -> User:
         if self.product == "cloud":
             return User.from_cloud(self._get_json("/user", "user"))
-        root = self.api_url.removesuffix("/rest")
-        response = self.sender.send("GET", f"{root}/plugins/servlet/applinks/whoami", "user")
+        whoami = f"{self.base_url}/plugins/servlet/applinks/whoami"
+        response = self.sender.send("GET", whoami, "user")
         name = response.text.strip()
         return User(id=name, name=name, display_name=name)
 
@@ -84,18 +94,15 @@ class BitbucketClient:
         metrics.STATUSES_POSTED.labels(status.state).inc()
 
     def build_capabilities(self) -> frozenset[str]:
-        """Build states the DC server supports beyond the basic three (e.g. CANCELLED).
+        """The DC server's CI capability names, e.g. `richBuildStatus`, `cancelledStatus`.
 
-        DC answers capability names, `{"buildStatus": ["richBuildStatus", "cancelledStatus"]}`
-        (as Atlassian's Jenkins plugin reads them); each `<state>Status` becomes its state.
+        `GET /rest/api/latest/build/capabilities` answers `{"buildStatus": [names]}` (as
+        Atlassian's Jenkins plugin reads it, BitbucketCICapabilities); Cloud has none to ask.
         """
         if self.product == "cloud":
-            return frozenset({"STOPPED"})
+            return frozenset()
         data = self._get_json("/api/latest/build/capabilities", "statuses")
-        names = (str(name) for name in data.get("buildStatus") or ())
-        return frozenset(
-            BUILD_STATE_CAPABILITIES[n] for n in names if n in BUILD_STATE_CAPABILITIES
-        )
+        return frozenset(str(name) for name in data.get("buildStatus") or ())
 
     # -- pipelines (Cloud only) ------------------------------------------------------------
 
@@ -167,13 +174,17 @@ class BitbucketClient:
             yield User.from_cloud(item.get("user") or {})
 
     def iter_workspace_permissions(self, workspace: str) -> Iterator[tuple[User, str]]:
-        """Each member with owner, member or collaborator."""
+        """Each member with owner or member (collaborator was removed in June 2022)."""
         path = f"{paths.workspace(workspace)}/permissions"
         for item in self._iter_cloud(path, "members"):
             yield User.from_cloud(item.get("user") or {}), str(item.get("permission", ""))
 
     def iter_groups(self, workspace: str) -> Iterator[Group]:
-        """Cloud: the 1.0 groups API (members included); DC: admin groups (no members)."""
+        """Cloud: the 1.0 groups API (members included); DC: group names (no members).
+
+        DC reads the non-admin `GET /rest/api/latest/groups` (a page of names, LICENSED_USER):
+        DC refuses HTTP access tokens on `/rest/api/latest/admin/*` (BSERV-10482).
+        """
         if self.product == "cloud":
             for item in self._get_json_any(
                 f"{self._v1()}/groups/{paths.quote(workspace)}", "groups"
@@ -181,8 +192,9 @@ class BitbucketClient:
                 members = tuple(User.from_cloud(m) for m in item.get("members") or ())
                 yield Group(str(item.get("slug", "")), str(item.get("name", "")), members)
             return
-        for item in self._iter_server("/api/latest/admin/groups", "groups"):
-            yield Group(str(item.get("name", "")), str(item.get("name", "")))
+        for item in self._iter_server(SERVER_GROUPS_PATH, "groups"):
+            name = str(item.get("name", "") if isinstance(item, dict) else item)
+            yield Group(name, name)
 
     def iter_group_members(self, workspace: str, group: str) -> Iterator[User]:
         if self.product == "cloud":
@@ -190,14 +202,23 @@ class BitbucketClient:
             for item in self._get_json_any(url, "groups"):
                 yield User.from_cloud(item)
             return
-        params = {"context": group}
-        for item in self._iter_server("/api/latest/admin/groups/more-members", "groups", params):
+        for item in self._iter_server(SERVER_USERS_PATH, "groups", {"group": group}):
             yield User.from_server(item)
 
     def iter_users(self) -> Iterator[User]:
-        """DC: every user with its active flag."""
-        for item in self._iter_server("/api/latest/admin/users", "users"):
+        """DC: every user with its active flag (the non-admin `GET /rest/api/latest/users`)."""
+        for item in self._iter_server(SERVER_USERS_PATH, "users"):
             yield User.from_server(item)
+
+    def webhook_event_keys(self) -> frozenset[str]:
+        """DC: the event keys this server offers to webhooks.
+
+        `GET /rest/webhooks/latest/capabilities` answers `{"application-webhooks": [keys]}` (as
+        Atlassian's Jenkins plugin reads it, BitbucketWebhookSupportedEvents).
+        """
+        url = f"{self.base_url}/rest/webhooks/latest/capabilities"
+        data = self._get_json(url, "hooks")
+        return frozenset(str(key) for key in data.get("application-webhooks") or ())
 
     def _v1(self) -> str:
         return self.api_url.removesuffix("/2.0") + "/1.0"

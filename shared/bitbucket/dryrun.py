@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from shared.config.settings import Product
+from shared.event_keys import SERVER_EVENT_KEYS
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,7 @@ def _write(product: Product, path: str, body: Any) -> Any:
     if product == "cloud":
         sent.pop("secret", None)
         return {"type": "webhook_subscription", "uuid": "{dry-run}", **sent, "secret_set": True}
+    sent.pop("sslVerificationRequired", None)  # not in the real answer we hold
     return {"id": 0, **sent}
 
 
@@ -79,6 +81,8 @@ def _read(product: Product, path: str) -> Any:
         return {"id": sha, "displayId": sha[:11]}
     if "/pipelines/" in path:
         return {"type": "pipeline", "uuid": "{dry-run}", "build_number": 0, "state": _COMPLETED}
+    if path.endswith("/webhooks/latest/capabilities"):
+        return {"application-webhooks": sorted(SERVER_EVENT_KEYS - {"diagnostics:ping"})}
     if path.endswith("/build/capabilities"):
         # capability names, as Atlassian's own Jenkins plugin reads them (BitbucketCICapabilities)
         return {"buildStatus": ["richBuildStatus", "cancelledStatus", "unknownStatus"]}

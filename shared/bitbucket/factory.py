@@ -56,7 +56,12 @@ def build_client(
 ) -> BitbucketClient:
     """The client the workers use; with no credentials, a dry-run one that sends nothing."""
     if not settings.has_credentials:
-        return BitbucketClient(settings.product, settings.api_url, DryRunSender(settings.product))
+        return BitbucketClient(
+            settings.product,
+            settings.api_url,
+            DryRunSender(settings.product),
+            base_url=settings.url,
+        )
     options = http_options(settings)
 
     def oauth_client(client_id: str, client_secret: str) -> OAuth2Client:
@@ -80,4 +85,4 @@ def build_client(
         max_inline_wait=max_inline_wait,
         sleep=sleep or time.sleep,
     )
-    return BitbucketClient(settings.product, settings.api_url, sender)
+    return BitbucketClient(settings.product, settings.api_url, sender, base_url=settings.url)

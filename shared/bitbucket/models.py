@@ -164,6 +164,7 @@ class Webhook:
     active: bool
     secret_set: bool
     description: str = ""
+    ssl_verification_required: bool = True
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -188,6 +189,7 @@ class Webhook:
             active=bool(data.get("active", False)),
             secret_set=bool(configuration.get("secret")) or bool(data.get("secret_set")),
             description=str(data.get("name") or ""),
+            ssl_verification_required=data.get("sslVerificationRequired") is not False,
             raw=data,
         )
 
@@ -201,6 +203,7 @@ class WebhookSpec:
     description: str
     secret: str
     active: bool = True
+    ssl_verification_required: bool = True
 
     def cloud_body(self) -> dict[str, Any]:
         return {
@@ -218,4 +221,5 @@ class WebhookSpec:
             "active": self.active,
             "events": list(self.events),
             "configuration": {"secret": self.secret},
+            "sslVerificationRequired": self.ssl_verification_required,
         }

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -161,13 +163,22 @@ class Sender:
         raise BitbucketRejected.refused(status, message, method, path)
 
 
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (DC sends one; Cloud does not)."""
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+def retry_after(response: httpx.Response, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header, delay-seconds or HTTP-date (RFC 9110 10.2.3)."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def error_message(response: httpx.Response) -> str:

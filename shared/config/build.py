@@ -146,13 +146,15 @@ class SettingsBuilder:
             self.problems.add(f"{GIT}.password", "is required with username")
         if password and not username:
             self.problems.add(f"{GIT}.username", "is required with password")
+        if product == "server" and not token and not username:
+            self.refuse_server_client_credentials()
         return BitbucketSettings(
             product=product,
             enabled=git.get("enabled", True) is not False,
             url=url if product == "server" else None,
             api_url=api_url.rstrip("/"),
             token_url=token_url,
-            consumers=self.consumers(),
+            consumers=self.consumers(product),
             token=Secret(token) if token else None,
             username=username,
             password=Secret(password) if password else None,
@@ -168,11 +170,38 @@ class SettingsBuilder:
             jobs=self.jobs(product),
         )
 
-    def consumers(self) -> tuple[Consumer, ...]:
-        """The first consumer(s) (env, else git, else auth clientId/clientSecret), then the pool."""
+    def refuse_server_client_credentials(self) -> None:
+        """Server/DC's OAuth 2.0 provider has no client-credentials grant (authorization code
+        only): https://confluence.atlassian.com/bitbucketserver/bitbucket-oauth-2-0-provider-api-1108483661.html
+        """
+        in_file = [
+            f"{GIT}.{key}"
+            for key in ("clientId", "clientSecret", "consumers")
+            if self.git.get(key) is not None or self.git.get(f"{key}Secret") is not None
+        ]
+        in_env = [
+            name for name in ("BBRELAY_CLIENT_ID", "BBRELAY_CLIENT_SECRET") if self.env.get(name)
+        ]
+        named = in_file + in_env
+        if named:
+            self.problems.add(
+                named[0],
+                f"{', '.join(named)}: Bitbucket Server/Data Center has no OAuth client "
+                "credentials (its OAuth 2.0 provider supports only the authorization-code flow); "
+                "set token (an HTTP access token) or username and password instead, or use the "
+                '"Connect Bitbucket" authorization-code flow once it exists',
+            )
+
+    def consumers(self, product: Product) -> tuple[Consumer, ...]:
+        """The first consumer(s) (env, else git, else auth clientId/clientSecret), then the pool.
+
+        On Server/DC the sign-in consumer under global.auth.bitbucket is not an API credential.
+        """
         prefix = GIT
         ids_text = self.secrets.from_section(self.git, "clientId", GIT)
         secrets_text = self.secrets.from_section(self.git, "clientSecret", GIT)
+        if ids_text is None and secrets_text is None and product == "server":
+            return ()
         if ids_text is None and secrets_text is None:
             prefix = AUTH
             ids_text = self.secrets.from_section(self.auth, "clientId", AUTH)
@@ -306,6 +335,12 @@ class SettingsBuilder:
                     "Bitbucket Pipelines exists only on Bitbucket Cloud; "
                     "use runner: http on Server/Data Center",
                 )
+            if job.get("forks") and runner == "pipeline":
+                self.problems.add(
+                    f"{prefix}.forks",
+                    "a fork's pull request cannot run Pipelines in this repository (its commit "
+                    "lives in the fork); use runner: http",
+                )
             on = self.job_events(job.get("on") or [], f"{prefix}.on")
             http = self.http_runner(job.get("http"), f"{prefix}.http")
             if name and on and context and runner and (runner == "pipeline" or http):
@@ -321,6 +356,7 @@ class SettingsBuilder:
                         if runner == "pipeline"
                         else None,
                         http=http,
+                        forks=bool(job.get("forks")),
                     )
                 )
         return tuple(rules)
@@ -432,8 +468,15 @@ class SettingsBuilder:
         role_order = teams.role_order
         for role in unique(role for role in role_order if role_order.count(role) > 1):
             self.problems.add(f"{TEAMS}.roleOrder", f"{role!r} is listed more than once")
+        product = self.git.get("type") or BitbucketSettings.product
         for group, role in teams.mapping.items():
             self.check_role(role, role_order, f"{TEAMS}.mapping.{group}")
+            if product == "cloud" and group.lower() == "collaborator":
+                self.problems.add(
+                    f"{TEAMS}.mapping.{group}",
+                    "Bitbucket Cloud removed the collaborator workspace role in June 2022; "
+                    "map owner, member or a group instead",
+                )
         self.check_role(teams.default_role, role_order, f"{TEAMS}.defaultRole")
         return dataclasses.replace(teams, sink=self.sink(values.get("sink")))
 

@@ -146,7 +146,7 @@ class WebhooksSchema(Section):
     auto_setup = Boolean()  # Studio's; not used here (hooks: `bbrelay hooks install`)
     events = TextList()
     active = Boolean()
-    skip_cert_verification = Boolean()  # Studio's; not used here
+    skip_cert_verification = Boolean()
     scope = Choice(("repository", "workspace", "project"))
 
 
@@ -255,6 +255,7 @@ class JobSchema(Section):
     repositories = TextList()
     context = Text(required=True)
     runner = Choice(("pipeline", "http"), required=True)
+    forks = Boolean()
     pipeline = _nested(PipelineRunnerSchema)
     http = _nested(HttpRunnerSchema)
 

@@ -55,6 +55,7 @@ class WebhookSettings:
     events: tuple[str, ...] = ()
     active: bool = True
     scope: Literal["repository", "workspace", "project"] = "repository"
+    skip_cert_verification: bool = False  # DC hooks: sslVerificationRequired is its opposite
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class JobRule:
     repositories: tuple[str, ...] = ("*",)
     pipeline: PipelineRunner | None = None
     http: HttpRunner | None = None
+    forks: bool = False  # pull requests from forks start this job too (untrusted code)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,12 @@ class JobRequest:
     pr_id: int | None = None
     refname: str | None = None
     variables: dict[str, str] = field(default_factory=dict, repr=False)
+    source_repository: str | None = None  # a fork's PR: where its source branch and commit live
+
+    @property
+    def commit_repository(self) -> str:
+        """Where the job's commit lives (and its build status goes): the fork, for a fork's PR."""
+        return self.source_repository or self.repository
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,11 @@ def plan_jobs(event: Event, settings: BitbucketSettings) -> list[JobRequest]:
     commit = event.pr_source_commit if event.is_pull_request else event.commit
     if branch is None or commit is None:
         return []
+    # Running a fork's code with the rule's secrets is how CI secrets leak: only when opted in.
+    rules = [rule for rule in settings.jobs if rule.forks or not event.is_from_fork]
     return [
         _request(rule, event, branch, commit)
-        for rule in settings.jobs
+        for rule in rules
         if _rule_matches(rule, event, branch)
     ]
 
@@ -60,4 +62,5 @@ def _request(rule: JobRule, event: Event, branch: str, commit: str) -> JobReques
         delivery_id=event.delivery_id,
         pr_id=event.pr_id,
         refname=branch if event.is_pull_request else None,
+        source_repository=event.pr_source_repository if event.is_from_fork else None,
     )

@@ -9,6 +9,10 @@ from shared.config.settings import Settings
 from shared.jobs.model import Job
 
 CLOUD_KEY_LIMIT = 40
+# DC's build capability that allows the CANCELLED state (Atlassian's Jenkins plugin checks it).
+CANCELLED_CAPABILITY = "cancelledStatus"
+# DC stores at most 450 characters of a build status url.
+SERVER_URL_LIMIT = 450
 
 
 def status_key(context_key: str, product: str) -> str:
@@ -20,9 +24,10 @@ def status_key(context_key: str, product: str) -> str:
 
 
 def product_state(state: str, product: str, capabilities: frozenset[str]) -> BuildState:
-    """Our state in the product's words: DC says CANCELLED only where the server supports it."""
+    """Our state in the product's words: DC says CANCELLED only where the server lists the
+    `cancelledStatus` capability (`capabilities` are the names DC answers), else FAILED."""
     if state == "STOPPED" and product == "server":
-        return "CANCELLED" if "CANCELLED" in capabilities else "FAILED"
+        return "CANCELLED" if CANCELLED_CAPABILITY in capabilities else "FAILED"
     if state in ("INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED"):
         return state  # type: ignore[return-value]
     return "INPROGRESS"
@@ -47,11 +52,18 @@ def build_status(job: Job, settings: Settings, capabilities: frozenset[str]) -> 
     contexts = settings.bitbucket.build_status.contexts
     context_key = contexts.get(request.context, request.context)
     description = job.description or settings.bitbucket.build_status.description
+    url = status_url(job, settings)
+    refname = request.refname
+    if request.product == "server":
+        # DC files a status under its `ref` (push jobs too) and keeps at most 450 url characters
+        # https://developer.atlassian.com/server/bitbucket/rest/v920/api-group-builds-and-deployments/
+        refname = refname or request.ref
+        url = url[:SERVER_URL_LIMIT]
     return BuildStatus(
         state=product_state(job.state, request.product, capabilities),
         key=status_key(context_key, request.product),
         name=f"{context_key} ({request.rule})",
-        url=status_url(job, settings),
+        url=url,
         description=description[:255],
-        refname=request.refname,
+        refname=refname,
     )

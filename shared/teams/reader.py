@@ -28,7 +28,7 @@ class Directory:
 
 
 def read_cloud(client: BitbucketClient, workspace: str) -> Directory:
-    """Workspace permissions (members with owner/member/collaborator), then the 1.0 groups."""
+    """Workspace permissions (members with owner or member), then the 1.0 groups."""
     directory = Directory()
     for user, permission in client.iter_workspace_permissions(workspace):
         directory.users[user.id] = user
@@ -54,7 +54,7 @@ def read_cloud(client: BitbucketClient, workspace: str) -> Directory:
 
 
 def read_server(client: BitbucketClient) -> Directory:
-    """Active users, then every admin group and its members (paged)."""
+    """Active users, then every group and its members (paged), all outside /admin."""
     directory = Directory()
     by_slug: dict[str, str] = {}
     inactive = 0

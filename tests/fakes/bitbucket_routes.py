@@ -200,8 +200,8 @@ def cloud_group_members(fake: FakeBitbucket, params: dict[str, str], *_: Any) ->
 
 
 def server_groups(fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any) -> Answer:
-    names = [{"name": name, "deletable": True} for name in sorted(fake.directory().groups)]
-    return 200, server_page(fake, names, query), {}
+    """DC `GET /rest/api/latest/groups`: a page of group names (plain strings)."""
+    return 200, server_page(fake, sorted(fake.directory().groups), query), {}
 
 
 def server_group_members(
@@ -215,8 +215,15 @@ def server_group_members(
 
 
 def server_users(fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any) -> Answer:
+    """DC `GET /rest/api/latest/users`, `?group=` for one group's members."""
+    if "group" in query:
+        return server_group_members(fake, _, {**query, "context": query["group"]}, __)
     directory = fake.directory()
     return 200, server_page(fake, [directory.users[i] for i in sorted(directory.users)], query), {}
+
+
+def webhook_capabilities(fake: FakeBitbucket, *_: Any) -> Answer:
+    return 200, {"application-webhooks": list(fake.webhook_events)}, {}
 
 
 # -- repositories --------------------------------------------------------------------------
@@ -354,9 +361,9 @@ SERVER: PatternRoutes = [
     ("GET", _p(_SERVER_REPO + "/commits/{sha}"), resolve_commit),
     ("POST", _p(_SERVER_REPO + "/commits/{sha}/builds"), post_status),
     ("GET", _p("/rest/api/latest/build/capabilities"), capabilities),
-    ("GET", _p("/rest/api/latest/admin/groups"), server_groups),
-    ("GET", _p("/rest/api/latest/admin/groups/more-members"), server_group_members),
-    ("GET", _p("/rest/api/latest/admin/users"), server_users),
+    ("GET", _p("/rest/api/latest/groups"), server_groups),
+    ("GET", _p("/rest/api/latest/users"), server_users),
+    ("GET", _p("/rest/webhooks/latest/capabilities"), webhook_capabilities),
     ("GET", _p("/rest/api/latest/projects/{project}/repos"), list_repositories),
     ("GET", _p(_SERVER_REPO + "/webhooks"), list_hooks),
     ("POST", _p(_SERVER_REPO + "/webhooks"), create_hook),

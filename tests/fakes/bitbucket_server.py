@@ -23,6 +23,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from shared.event_keys import SERVER_EVENT_KEYS
 from tests.fakes.budget import RollingBudget
 from tests.fakes.faults import Fault, Faults
 from tests.fakes.serving import QuietHandler, serve, stop
@@ -123,6 +124,7 @@ class FakeBitbucket:
         self.pipeline_result = "SUCCESSFUL"
         self.pipeline_gets_to_finish = 1
         self.capabilities = ["richBuildStatus", "cancelledStatus", "unknownStatus"]
+        self.webhook_events = sorted(SERVER_EVENT_KEYS - {"diagnostics:ping"})
         self.directories: dict[str, Directory] = {}
         self.groups_status: int | None = None  # 404/410: the 1.0 groups API is gone
         self.hooks: dict[str, dict[str, dict[str, Any]]] = {}  # scope path -> id -> hook

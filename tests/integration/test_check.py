@@ -82,7 +82,10 @@ def test_check_reports_a_healthy_setup_then_a_missing_hook_and_a_narrow_token(
     assert re.search(r"^fail\s+hook acme/data-1\s+missing$", missing.stdout, re.M)
     assert "bbrelay hooks install" in missing.stdout
     assert narrow.returncode == 1
-    assert "fail  scopes" in narrow.stdout and "webhook (for webhook checks" in narrow.stdout
+    assert (
+        "fail  scopes" in narrow.stdout
+        and "webhook (for creating and reading hooks)" in narrow.stdout
+    )
 
 
 def test_check_with_redis_down_fails_at_redis(fake: FakeBitbucket, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 MEMBERS = 1050
 GROUPS = 12
-MAPPING = {"group-00": "admin", "group-01": "member", "owner": "admin", "collaborator": "viewer"}
+MAPPING = {"group-00": "admin", "group-01": "member", "owner": "admin"}
 
 
 @pytest.fixture(params=["cloud", "server"])

@@ -31,6 +31,7 @@ from shared.bitbucket.errors import (
 )
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.models import BuildStatus
+from shared.bitbucket.transport import retry_after
 from shared.config.settings import BitbucketSettings, Consumer, RateLimit
 from shared.secret import Secret
 
@@ -296,7 +297,7 @@ def test_server_pages_follow_next_page_start() -> None:
     recorder = Recorder(api)
     groups = list(_client(recorder, settings=settings).iter_groups("ignored"))
     assert [g.name for g in groups] == ["g0", "g1", "g2"]
-    assert recorder.requests[0].url.path == "/rest/api/latest/admin/groups"
+    assert recorder.requests[0].url.path == "/rest/api/latest/groups"
 
 
 def test_paging_is_bounded() -> None:
@@ -423,3 +424,61 @@ def test_the_search_reads_a_bounded_number_of_pages() -> None:
 def test_dry_run_finds_no_pipeline() -> None:
     client = build_client(BitbucketSettings(), fakeredis.FakeRedis())
     assert client.find_pipeline_for_job("ws/repo", SHA, JOB) is None
+
+
+def _server(api: Handler, **changes: Any) -> tuple[BitbucketClient, Recorder]:
+    settings = _settings(token=Secret("pat"), product="server", url="https://bb.corp", **changes)
+    recorder = Recorder(api)
+    return _client(recorder, settings=settings), recorder
+
+
+def test_dc_build_capabilities_are_the_names_dc_answers() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"buildStatus": ["richBuildStatus", "cancelledStatus"]})
+
+    client, _ = _server(api, api_url="https://bb.corp/rest")
+    assert client.build_capabilities() == frozenset({"richBuildStatus", "cancelledStatus"})
+
+
+def test_dc_whoami_comes_from_the_configured_url_however_api_url_is_spelled() -> None:
+    client, recorder = _server(
+        lambda r: httpx.Response(200, text="svc"), api_url="https://bb.corp/rest/"
+    )
+    assert client.current_user().name == "svc"
+    assert str(recorder.requests[0].url) == "https://bb.corp/plugins/servlet/applinks/whoami"
+
+
+def test_dc_team_reads_stay_outside_admin() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/groups"):
+            return httpx.Response(200, json={"values": ["devs"], "isLastPage": True})
+        user = {"name": "jane", "id": 1, "slug": "jane", "active": True}
+        return httpx.Response(200, json={"values": [user], "isLastPage": True})
+
+    client, recorder = _server(api, api_url="https://bb.corp/rest")
+    assert [g.name for g in client.iter_groups("")] == ["devs"]
+    assert [u.name for u in client.iter_group_members("", "devs")] == ["jane"]
+    assert [r.url.path for r in recorder.requests] == [
+        "/rest/api/latest/groups",
+        "/rest/api/latest/users",
+    ]
+    assert recorder.requests[1].url.params["group"] == "devs"
+    assert all("/admin/" not in r.url.path for r in recorder.requests)
+
+
+def test_dc_webhook_event_keys_come_from_the_servers_capabilities() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/rest/webhooks/latest/capabilities"
+        return httpx.Response(
+            200, json={"application-webhooks": ["repo:refs_changed", "pr:opened"]}
+        )
+
+    client, _ = _server(api, api_url="https://bb.corp/rest")
+    assert client.webhook_event_keys() == frozenset({"repo:refs_changed", "pr:opened"})
+
+
+def test_a_retry_after_http_date_becomes_seconds() -> None:
+    response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    now = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC).timestamp()
+    assert retry_after(response, now=now) == 60
+    assert retry_after(httpx.Response(429, headers={"Retry-After": "soon"})) is None

@@ -761,3 +761,39 @@ def test_process_settings_come_from_the_environment_and_a_bad_one_is_named(tmp_p
 
     error = problems_of(tmp_path, "", BBRELAY_WORKER_METRICS_PORT="ninety")
     assert error.problems == ["BBRELAY_WORKER_METRICS_PORT: must be an integer, got 'ninety'"]
+
+
+def test_server_client_credentials_are_refused_with_what_to_use(tmp_path: Path) -> None:
+    text = git(
+        "      type: server\n      url: https://bb.corp\n"
+        "      clientId: abc\n      clientSecret: xyz\n"
+    )
+    message = str(problems_of(tmp_path, text))
+    assert "global.git.bitbucket.clientId" in message
+    assert "authorization-code" in message and "HTTP access token" in message
+    with_token = text + "      token: pat\n"
+    assert load(tmp_path, with_token).bitbucket.token is not None
+
+
+def test_the_sign_in_consumer_stays_allowed_on_server(tmp_path: Path) -> None:
+    text = git("      type: server\n      url: https://bb.corp\n      token: pat\n") + (
+        "  auth:\n    bitbucket:\n      clientId: abc\n      clientSecret: xyz\n"
+    )
+    assert load(tmp_path, text).bitbucket.consumers == ()
+
+
+def test_the_removed_cloud_collaborator_role_is_refused(tmp_path: Path) -> None:
+    text = "global:\n  teams:\n    bitbucket:\n      mapping: {collaborator: viewer}\n"
+    message = str(problems_of(tmp_path, text))
+    assert "collaborator" in message and "June 2022" in message
+
+
+def test_skip_cert_verification_is_a_setting(tmp_path: Path) -> None:
+    text = git("      webhooks: {skipCertVerification: true}\n")
+    assert load(tmp_path, text).bitbucket.webhooks.skip_cert_verification is True
+
+
+def test_needs_work_and_changes_requested_stand_for_each_other() -> None:
+    both = {"pr:reviewer:needs_work", "pr:reviewer:changes_requested"}
+    assert expand_event_keys(["pr:reviewer:changes_requested"]) == both
+    assert "pipeline:span_created" in CLOUD_EVENT_KEYS

@@ -57,6 +57,10 @@ CLOUD = {
         "pullrequest:created", "amuniz", "amuniz/test-repos",
         "feature/test", "refs/heads/feature/test", None, 735, "Nikolas Falco",
     ),
+    "pullrequest-created-fork.json": Expected(
+        "pullrequest:created", "amuniz", "amuniz/test-repos",
+        "feature/test", "refs/heads/feature/test", None, 735, "Nikolas Falco",
+    ),
     "pullrequest-fulfilled.json": Expected(
         "pullrequest:fulfilled", "brydzewski", "brydzewski/foo",
         "develop", "refs/heads/develop", None, 1, "Brad Rydzewski",
@@ -137,6 +141,10 @@ SERVER = {
         "c00d0f269a9844dd168f72f6a9d78a9cff49a318", 2, "jcitizen",
     ),
     "pr-opened.json": Expected(
+        "pr:opened", "PRJ", "PRJ/my-repo", "develop", "refs/heads/develop",
+        "208b0a5c05eddadad01f2aed8802fe0c3b3eaf5e", 2, "jcitizen",
+    ),
+    "pr-opened-fork.json": Expected(
         "pr:opened", "PRJ", "PRJ/my-repo", "develop", "refs/heads/develop",
         "208b0a5c05eddadad01f2aed8802fe0c3b3eaf5e", 2, "jcitizen",
     ),
@@ -564,3 +572,23 @@ def test_a_fixture_with_any_part_replaced_or_removed_parses_or_raises_a_payload_
     except PayloadError:
         return
     assert Event.from_json(json.loads(json.dumps(event.to_json()))) == event
+
+
+def test_a_pull_request_from_a_fork_carries_its_source_repository() -> None:
+    cloud = parse_fixture("cloud", "pullrequest-created-fork.json", "pullrequest:created")
+    server = parse_fixture("server", "pr-opened-fork.json", "pr:opened")
+    assert (cloud.pr_source_repository, cloud.is_from_fork) == ("jcitizen/test-repos", True)
+    assert (server.pr_source_repository, server.is_from_fork) == ("~JCITIZEN/my-repo", True)
+    same = parse_fixture("server", "pr-opened.json", "pr:opened")
+    assert (same.pr_source_repository, same.is_from_fork) == ("PRJ/my-repo", False)
+    assert Event.from_json(server.to_json()) == server
+
+
+def test_new_event_keys_parse() -> None:
+    document = {"repository": {"full_name": "ws/repo"}, "actor": None}
+    headers = {"X-Event-Key": "pipeline:span_created", "X-Request-UUID": "u"}
+    assert parse_json(headers, document).event_key == "pipeline:span_created"
+    body = load_fixture("server", "pr-reviewer-approved.json")
+    body["eventKey"] = "pr:reviewer:changes_requested"
+    event = parse_json({"X-Event-Key": "pr:reviewer:changes_requested"}, body)
+    assert (event.product, event.repository) == ("server", "~gopher/webhook-test")

@@ -90,3 +90,17 @@ def test_our_own_build_statuses_never_start_a_job() -> None:
 def test_no_rules_plan_nothing() -> None:
     event = parse_fixture("cloud", "repo-push.json", "repo:push")
     assert plan_jobs(event, BitbucketSettings()) == []
+
+
+def test_a_forks_pull_request_starts_a_job_only_where_the_rule_opts_in() -> None:
+    for product, name, key in (
+        ("cloud", "pullrequest-created-fork.json", "pullrequest:created"),
+        ("server", "pr-opened-fork.json", "pr:opened"),
+    ):
+        event = parse_fixture(product, name, key)
+        closed = BitbucketSettings(jobs=(_rule("ci", [key], runner="http"),))
+        assert plan_jobs(event, closed) == []
+        opened = BitbucketSettings(jobs=(_rule("ci", [key], runner="http", forks=True),))
+        [request] = plan_jobs(event, opened)
+        assert request.repository == event.repository
+        assert request.commit_repository == event.pr_source_repository != event.repository

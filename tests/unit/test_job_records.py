@@ -115,7 +115,10 @@ def test_cloud_keys_longer_than_forty_are_hashed_readably_and_stay_distinct() ->
 
 
 def test_dc_says_cancelled_only_where_the_server_supports_it() -> None:
-    assert product_state("STOPPED", "server", frozenset({"CANCELLED"})) == "CANCELLED"
+    supported = frozenset({"richBuildStatus", "cancelledStatus"})
+    assert product_state("STOPPED", "server", supported) == "CANCELLED"
+    assert product_state("STOPPED", "server", frozenset({"richBuildStatus"})) == "FAILED"
+    assert product_state("STOPPED", "server", frozenset({"CANCELLED"})) == "FAILED"
     assert product_state("STOPPED", "server", frozenset()) == "FAILED"
     assert product_state("STOPPED", "cloud", frozenset()) == "STOPPED"
     assert product_state("SUCCESSFUL", "server", frozenset()) == "SUCCESSFUL"
@@ -140,3 +143,19 @@ def test_the_status_takes_key_url_description_and_refname_from_config() -> None:
     )
     assert status.description == "DataChain job"
     assert status.cloud_body()["refname"] == "feature/x"
+
+
+def test_dc_statuses_carry_the_push_ref_and_a_url_of_at_most_450_characters() -> None:
+    request = JobRequest(
+        job_id="ci-1", rule="ci", runner="http", context="ci", product="server",
+        repository="PRJ/repo", commit="a" * 40, ref="refs/heads/main", branch="main",
+        event_key="repo:refs_changed", delivery_id="d-1",
+    )  # fmt: skip
+    settings = Settings(
+        bitbucket=BitbucketSettings(
+            build_status=BuildStatusSettings(url="https://ci/" + "x" * 600 + "/{job_id}")
+        )
+    )
+    body = build_status(Job(request, state="INPROGRESS"), settings, frozenset()).server_body()
+    assert body["ref"] == "refs/heads/main"
+    assert len(body["url"]) == 450

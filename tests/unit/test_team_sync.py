@@ -38,6 +38,7 @@ from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT, SyncReport, run_sync
 
 CLOUD_API = "https://api.bitbucket.org/2.0"
 DC_BASE = "https://bitbucket.example.com"
+MEMBERS = "/rest/api/latest/users?group"
 MAPPING = {"admins": "admin", "developers": "member", "owner": "admin", "collaborator": "viewer"}
 Product = Literal["cloud", "server"]
 
@@ -46,7 +47,7 @@ class FakeBitbucket:
     """The team endpoints of one workspace, serving `page_size` items a page whatever is asked.
 
     Cloud: /2.0/workspaces/{ws}/permissions (paged by `next`) and the unpaged 1.0 groups list.
-    DC: /rest/api/latest/admin/users, admin/groups and admin/groups/more-members (start/limit).
+    DC: /rest/api/latest/users, /groups and /users?group= (start/limit), none under /admin.
     """
 
     def __init__(self, product: Product, *, page_size: int = 2) -> None:
@@ -125,7 +126,11 @@ class FakeBitbucket:
 
     def _server(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if path == "/rest/api/latest/admin/users":
+        if path == "/rest/api/latest/users" and "group" in request.url.params:
+            path = MEMBERS  # one group's members: failures are set apart from the user list
+            _, members = self.groups[request.url.params["group"]]
+            values = [{"name": nick, "slug": nick} for nick in members]
+        elif path == "/rest/api/latest/users":
             values = [
                 {
                     "id": self.ids[nick],
@@ -136,11 +141,8 @@ class FakeBitbucket:
                 }
                 for nick, person in self.people.items()
             ]
-        elif path == "/rest/api/latest/admin/groups":
-            values = [{"name": slug} for slug in self.groups]
-        elif path == "/rest/api/latest/admin/groups/more-members":
-            _, members = self.groups[request.url.params["context"]]
-            values = [{"name": nick, "slug": nick} for nick in members]
+        elif path == "/rest/api/latest/groups":
+            values = list(self.groups)  # DC answers group names as plain strings
         else:
             return httpx.Response(404, json={"errors": [{"message": f"no {path}"}]})
         start = int(request.url.params.get("start", "0"))
@@ -272,7 +274,10 @@ def test_pages_of_the_largest_size_the_api_allows_are_asked_for(harness: Harness
         assert len([c for c in calls if c.url.path.endswith("/permissions")]) == 3
     else:
         assert {c.url.params["limit"] for c in calls} == {"1000"}
-        assert len([c for c in calls if c.url.path.endswith("/admin/users")]) == 3
+        assert (
+            len([c for c in calls if c.url.path.endswith("/users") and "group" not in c.url.params])
+            == 3
+        )
 
 
 def test_a_page_failing_mid_read_changes_nothing_and_records_the_error(harness: Harness) -> None:
@@ -283,7 +288,7 @@ def test_a_page_failing_mid_read_changes_nothing_and_records_the_error(harness: 
     path = (
         "/2.0/workspaces/acme/permissions"
         if harness.fake.product == "cloud"
-        else "/rest/api/latest/admin/users"
+        else "/rest/api/latest/users"
     )
     harness.fake.fail(path, 2, httpx.Response(502, text="bad gateway"))
     with pytest.raises(BitbucketUnavailable):
@@ -300,7 +305,7 @@ def test_a_member_list_failing_on_dc_changes_nothing() -> None:
     h.sync()
     before = h.store.snapshot("acme")
     h.fake.groups["admins"][1].remove("cy")
-    h.fake.fail("/rest/api/latest/admin/groups/more-members", 1, httpx.Response(500))
+    h.fake.fail(MEMBERS, 1, httpx.Response(500))
     with pytest.raises(BitbucketUnavailable):
         h.sync()
     assert h.store.snapshot("acme") == before

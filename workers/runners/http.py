@@ -30,6 +30,7 @@ def job_document(request: JobRequest, settings: Settings, token: str) -> dict[st
         "job_id": request.job_id,
         "rule": request.rule,
         "repository": request.repository,
+        "source_repository": request.commit_repository,
         "commit": request.commit,
         "ref": request.ref,
         "branch": request.branch,
