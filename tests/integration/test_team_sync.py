@@ -116,7 +116,7 @@ def test_a_failed_page_changes_nothing_and_removes_nobody(
     if fake.product == "cloud":
         fake.fail_page("/2.0/workspaces/acme/permissions", 7)
     else:
-        fake.fail_page("/rest/api/latest/admin/groups/more-members", 1)
+        fake.fail_page("/rest/api/latest/users", 1)
     with pytest.raises(BitbucketUnavailable):
         _sync(fake, redis_url)
     assert store.snapshot("acme") == before

@@ -57,7 +57,7 @@ def test_beat_keeps_roles_in_step_and_the_sink_gets_each_diff_once_in_order(
     failing_path = (
         "/2.0/workspaces/acme/permissions"
         if fake.product == "cloud"
-        else "/rest/api/latest/admin/users"
+        else "/rest/api/latest/users"
     )
     with (
         FakePlatform() as sink,
