@@ -21,6 +21,7 @@ from shared.config.schema import (
     PipelinesSchema,
     Problems,
     RateLimitSchema,
+    ReconcileSchema,
     RecoverySchema,
     SslSchema,
     TeamSyncSchema,
@@ -166,6 +167,7 @@ class SettingsBuilder:
             pipelines=self.pipelines(),
             build_status=self.build_status(),
             jobs=self.jobs(product),
+            reconcile=built(ReconcileSchema, git.get("reconcile")),
         )
 
     def consumers(self) -> tuple[Consumer, ...]:
