@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from shared.config.settings import BitbucketSettings
 
@@ -13,15 +15,27 @@ class BudgetSpent(Exception):
 
 @dataclass
 class Budget:
-    """Calls a pass may make; `take` before each call."""
+    """Calls a pass may make, and how many it made."""
 
     limit: int
     spent: int = 0
 
-    def take(self) -> None:
-        if self.spent >= self.limit:
-            raise BudgetSpent(f"spent {self.spent} of {self.limit} calls")
-        self.spent += 1
+
+T = TypeVar("T")
+
+
+def paid(pages: Iterator[T], budget: Budget) -> Iterator[T]:
+    """Each page of `pages` (one call each) paid from `budget`; BudgetSpent instead of a call
+    it cannot pay for. With the budget exactly spent, a listing that had no page left still
+    stops here: its repository is looked at again next pass, which starts nothing twice."""
+    while True:
+        if budget.spent >= budget.limit:
+            raise BudgetSpent(f"spent {budget.spent} of {budget.limit} calls")
+        page = next(pages, None)
+        if page is None:
+            return
+        budget.spent += 1
+        yield page
 
 
 def calls_per_pass(bitbucket: BitbucketSettings) -> int:

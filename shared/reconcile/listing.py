@@ -6,7 +6,7 @@ from datetime import datetime
 
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.models import UpdatedRepository
-from shared.reconcile.budget import Budget
+from shared.reconcile.budget import Budget, paid
 
 
 def updated_since(
@@ -19,13 +19,9 @@ def updated_since(
     server ignores `q=`). Raises BudgetSpent before a page the budget cannot pay for.
     """
     found: list[UpdatedRepository] = []
-    pages = client.repository_pages_updated_since(workspace, since)
-    while True:
-        budget.take()
-        page = next(pages, None)
-        if page is None:
-            return found
+    for page in paid(client.repository_pages_updated_since(workspace, since), budget):
         for repository in page:
             if repository.updated_on is not None and repository.updated_on <= since:
                 return found
             found.append(repository)
+    return found

@@ -18,7 +18,7 @@ from shared.bitbucket.client import BitbucketClient
 from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.reconcile import metrics
-from shared.reconcile.budget import Budget, BudgetSpent, calls_per_pass
+from shared.reconcile.budget import Budget, BudgetSpent, calls_per_pass, paid
 from shared.reconcile.feed import Send, feed
 from shared.reconcile.heads import Head, decide
 from shared.reconcile.listing import updated_since
@@ -117,14 +117,9 @@ class Reconciler:
         """Compare each pending repository's branch heads, oldest update first."""
         since_baseline = datetime.fromtimestamp(baseline, UTC)
         for repository in pending:
-            branches = []
-            pages = self.client.branch_pages(repository)
-            while True:
-                budget.take()
-                page = next(pages, None)
-                if page is None:
-                    break
-                branches += page
+            branches = [
+                b for page in paid(self.client.branch_pages(repository), budget) for b in page
+            ]
             decision = decide(
                 repository, branches, seen_heads(self.redis, repository), since_baseline
             )

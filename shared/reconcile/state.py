@@ -9,6 +9,8 @@ from typing import Any
 import redis
 
 KEY = "bbrelay:reconcile"
+PASSES = "bbrelay:reconcile:passes"  # the newest reports, newest first
+KEPT_PASSES = 20
 PENDING = "bbrelay:reconcile:pending"  # repositories still to look at, scored by updated_on
 
 
@@ -47,8 +49,15 @@ class ReconcileState:
         self.redis.zrem(PENDING, repository)
 
     def save_report(self, report: dict[str, Any]) -> None:
-        self.redis.hset(KEY, "last_pass", json.dumps(report))
+        pipe = self.redis.pipeline()
+        pipe.lpush(PASSES, json.dumps(report))
+        pipe.ltrim(PASSES, 0, KEPT_PASSES - 1)
+        pipe.execute()
+
+    def reports(self) -> list[dict[str, Any]]:
+        """The last passes' reports, newest first."""
+        return [dict(json.loads(raw)) for raw in self.redis.lrange(PASSES, 0, -1)]
 
     def last_report(self) -> dict[str, Any] | None:
-        raw = self.redis.hget(KEY, "last_pass")
-        return dict(json.loads(raw)) if raw else None
+        newest = self.redis.lindex(PASSES, 0)
+        return dict(json.loads(newest)) if newest else None
