@@ -85,7 +85,8 @@ class Checker:
             return warn("reconcile", "no workspace to look at", fix)
         last = ReconcileState(self.redis).last_report()
         if last is None:
-            return warn("reconcile", "no pass has run yet", "is beat running? `bbrelay reconcile`")
+            every = self.settings.bitbucket.reconcile.interval
+            return ok("reconcile", f"no pass has run yet (beat runs one every {every:.0f}s)")
         return ok("reconcile", describe(PassReport(**last))[0])
 
     def config(self) -> Line:
