@@ -10,6 +10,7 @@ import redis
 from celery import Celery
 
 from bbrelay import hooks
+from bbrelay.reconcile import describe
 from bbrelay.scopes import missing_scopes, needed_scopes
 from shared.bitbucket.auth import OAuthCredential
 from shared.bitbucket.client import SERVER_GROUPS_PATH, SERVER_USERS_PATH, BitbucketClient
@@ -20,6 +21,9 @@ from shared.celery_config import celery_config
 from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.ratelimit import ConsumerPool
+from shared.reconcile.run import PassReport
+from shared.reconcile.scope import workspaces_to_reconcile
+from shared.reconcile.state import ReconcileState
 from shared.redis import connect, redacted_url
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
@@ -68,8 +72,21 @@ class Checker:
             return lines
         lines += [self.aof(), self.workers(), self.beat()]
         lines += self.bitbucket()
-        lines += [self.last_webhook(), *self.team_sync()]
+        lines += [self.last_webhook(), *self.team_sync(), self.reconcile()]
         return lines
+
+    def reconcile(self) -> Line:
+        """When the last reconcile pass ran and what it found."""
+        if not self.settings.bitbucket.reconciles:
+            return ok("reconcile", "off")
+        if not workspaces_to_reconcile(self.settings):
+            fix = "name them in repositories/workspaces.allowList or teamSync.workspaceWhitelist"
+            return warn("reconcile", "no workspace to look at", fix)
+        last = ReconcileState(self.redis).last_report()
+        if last is None:
+            every = self.settings.bitbucket.reconcile.interval
+            return ok("reconcile", f"no pass has run yet (beat runs one every {every:.0f}s)")
+        return ok("reconcile", describe(PassReport(**last))[0])
 
     def config(self) -> Line:
         settings = self.settings

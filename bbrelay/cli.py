@@ -146,6 +146,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--force", action="store_true", help="apply a diff held for removals")
     sync.set_defaults(func=_sync_teams)
 
+    reconcile = _command(sub, "reconcile", "look for pushes Bitbucket never delivered, once")
+    reconcile.add_argument("--dry-run", action="store_true", help="say what would start")
+    reconcile.set_defaults(func=_reconcile)
+
     config = _command(sub, "config", "validate the configuration and summarise it")
     config.set_defaults(func=_config)
     return parser
@@ -389,6 +393,12 @@ def _sync_teams(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return sync_teams_now(
         _settings(environ), args.workspace, dry_run=args.dry_run, force=args.force
     )
+
+
+def _reconcile(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay.reconcile import reconcile_now
+
+    return reconcile_now(_settings(environ), dry_run=args.dry_run)
 
 
 def _config(args: argparse.Namespace, environ: dict[str, str]) -> int:

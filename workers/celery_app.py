@@ -7,10 +7,15 @@ from celery import Celery
 from shared.celery_config import celery_config
 from shared.config import load_settings
 from shared.config.settings import Settings
-from shared.task_names import SYNC_TEAMS
+from shared.task_names import RECONCILE, SYNC_TEAMS
 from workers.broker import transport_for
 
-TASK_MODULES = ["workers.tasks.events", "workers.tasks.jobs", "workers.tasks.teams"]
+TASK_MODULES = [
+    "workers.tasks.events",
+    "workers.tasks.jobs",
+    "workers.tasks.reconcile",
+    "workers.tasks.teams",
+]
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -24,15 +29,23 @@ def make_celery(settings: Settings) -> Celery:
     config = celery_config(settings)
     app.conf.update(config, broker_transport=transport_for(config["broker_url"]))
     app.conf.beat_scheduler = "workers.beat_scheduler:SchedulerMakingItsDirectory"
+    schedule = {}
     if settings.team_sync.enabled:
         interval = settings.teams.sync_interval
-        app.conf.beat_schedule = {
-            "sync-teams": {
-                "task": SYNC_TEAMS,
-                "schedule": interval,
-                "options": {"expires": interval},
-            }
+        schedule["sync-teams"] = {
+            "task": SYNC_TEAMS,
+            "schedule": interval,
+            "options": {"expires": interval},
         }
+    if settings.bitbucket.reconciles:
+        every = settings.bitbucket.reconcile.interval
+        schedule["reconcile"] = {
+            "task": RECONCILE,
+            "schedule": every,
+            "options": {"expires": every},
+        }
+    if schedule:
+        app.conf.beat_schedule = schedule
     return app
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import structlog
 
 from shared.events import Event
+from shared.reconcile.seen import record_head
 from workers.job_flow import Schedule, jobs_for_event
 from workers.services import Services
 
 log = structlog.get_logger(__name__)
+
+PUSH_KEYS = frozenset({"repo:push", "repo:refs_changed"})  # the reconciler compares their heads
 
 
 def handle_event(services: Services, event: Event, schedule: Schedule) -> None:
@@ -27,4 +30,6 @@ def handle_event(services: Services, event: Event, schedule: Schedule) -> None:
         pr_id=event.pr_id,
         dry_run=services.settings.dry_run,
     )
+    if event.event_key in PUSH_KEYS and event.repository and event.branch:
+        record_head(services.redis, event.repository, event.branch, event.commit)
     store.advance(event.delivery_id, "processed")

@@ -10,7 +10,16 @@ import httpx
 
 from shared.bitbucket import metrics, paths
 from shared.bitbucket.errors import BitbucketRejected, ForbiddenHost
-from shared.bitbucket.models import BuildStatus, Group, Pipeline, User, Webhook, WebhookSpec
+from shared.bitbucket.models import (
+    Branch,
+    BuildStatus,
+    Group,
+    Pipeline,
+    UpdatedRepository,
+    User,
+    Webhook,
+    WebhookSpec,
+)
 from shared.bitbucket.transport import origin
 from shared.config.settings import Product
 
@@ -234,6 +243,37 @@ class BitbucketClient:
         for item in self._iter_server(f"{paths.project(owner)}/repos", "repos"):
             project = (item.get("project") or {}).get("key", owner)
             yield f"{project}/{item.get('slug', '')}"
+
+    def repository_pages_updated_since(
+        self, workspace: str, since: datetime
+    ) -> Iterator[list[UpdatedRepository]]:
+        """Pages of a Cloud workspace's repositories updated after `since`, newest first; only
+        the fields the reconciler reads (BBQL `q=`, `sort=`, partial response `fields=`).
+        https://developer.atlassian.com/cloud/bitbucket/rest/intro/#filtering
+        https://developer.atlassian.com/cloud/bitbucket/rest/intro/#partial-response
+        """
+        path = f"/repositories/{paths.quote(workspace, safe='')}"
+        stamp = since.astimezone(UTC).isoformat()
+        params = {
+            "q": f"updated_on > {stamp}",
+            "sort": "-updated_on",
+            "pagelen": CLOUD_PAGE_SIZE,
+            "fields": "next,values.full_name,values.updated_on",
+        }
+        for page in self._cloud_pages(path, "repos", params, self.max_pages):
+            yield [UpdatedRepository.from_cloud(item) for item in page.get("values") or ()]
+
+    def branch_pages(self, repository: str) -> Iterator[list[Branch]]:
+        """Pages of a Cloud repository's branches with their heads' hash and date.
+        https://developer.atlassian.com/cloud/bitbucket/rest/api-group-refs/#api-repositories-workspace-repo-slug-refs-branches-get
+        """
+        path = f"{paths.repository('cloud', repository)}/refs/branches"
+        params = {
+            "pagelen": CLOUD_PAGE_SIZE,
+            "fields": "next,values.name,values.target.hash,values.target.date",
+        }
+        for page in self._cloud_pages(path, "repos", params, self.max_pages):
+            yield [Branch.from_cloud(item) for item in page.get("values") or ()]
 
     def list_hooks(self, scope: str, target: str) -> list[Webhook]:
         """Hooks of a repository ('repository'), Cloud workspace or DC project."""

@@ -223,3 +223,31 @@ class WebhookSpec:
             "configuration": {"secret": self.secret},
             "sslVerificationRequired": self.ssl_verification_required,
         }
+
+
+@dataclass(frozen=True)
+class UpdatedRepository:
+    """A repository and when Bitbucket last saw it change (Cloud's `updated_on`)."""
+
+    full_name: str
+    updated_on: datetime | None
+
+    @classmethod
+    def from_cloud(cls, data: dict[str, Any]) -> UpdatedRepository:
+        return cls(str(data.get("full_name", "")), _timestamp(data.get("updated_on")))
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A branch and its head commit (Cloud's `target.hash` and `target.date`)."""
+
+    name: str
+    commit: str
+    date: datetime | None
+
+    @classmethod
+    def from_cloud(cls, data: dict[str, Any]) -> Branch:
+        target = data.get("target") or {}
+        return cls(
+            str(data.get("name", "")), str(target.get("hash", "")), _timestamp(target.get("date"))
+        )

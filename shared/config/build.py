@@ -21,6 +21,7 @@ from shared.config.schema import (
     PipelinesSchema,
     Problems,
     RateLimitSchema,
+    ReconcileSchema,
     RecoverySchema,
     SslSchema,
     TeamSyncSchema,
@@ -168,6 +169,7 @@ class SettingsBuilder:
             pipelines=self.pipelines(),
             build_status=self.build_status(),
             jobs=self.jobs(product),
+            reconcile=built(ReconcileSchema, git.get("reconcile")),
         )
 
     def refuse_server_client_credentials(self) -> None:

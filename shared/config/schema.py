@@ -38,6 +38,7 @@ from shared.config.settings import (
     DataChangeTrigger,
     PipelinesSettings,
     RateLimit,
+    ReconcileSettings,
     RecoverySettings,
     TeamSyncSettings,
     Timeouts,
@@ -274,6 +275,13 @@ class JobSchema(Section):
             raise ValidationError(errors)
 
 
+class ReconcileSchema(Section):
+    builds = ReconcileSettings
+    enabled = Boolean()
+    interval = Duration()
+    budget_share = Number(low=0.0, high=1.0)
+
+
 class GitBitbucketSchema(Section):
     enabled = Boolean()
     type = Choice(("cloud", "server"))
@@ -303,6 +311,7 @@ class GitBitbucketSchema(Section):
     pipelines = _nested(PipelinesSchema)
     build_status = _nested(BuildStatusSchema)
     jobs = _nested_list(JobSchema)
+    reconcile = _nested(ReconcileSchema)
 
 
 # --- global.auth.bitbucket, global.teams.bitbucket, global.relay ----------------------------

@@ -116,6 +116,15 @@ class JobRule:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """`global.git.bitbucket.reconcile`: the pass that finds pushes Bitbucket never delivered."""
+
+    enabled: bool | None = None  # None: on when credentials exist
+    interval: float = 600.0
+    budget_share: float = 0.1  # of the consumer's hourly request budget
+
+
+@dataclass(frozen=True)
 class BitbucketSettings:
     """`global.git.bitbucket`: where Bitbucket is and how to talk to it."""
 
@@ -138,10 +147,17 @@ class BitbucketSettings:
     pipelines: PipelinesSettings = field(default_factory=PipelinesSettings)
     build_status: BuildStatusSettings = field(default_factory=BuildStatusSettings)
     jobs: tuple[JobRule, ...] = ()
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.consumers or self.token or (self.username and self.password))
+
+    @property
+    def reconciles(self) -> bool:
+        """The reconciler runs: enabled, or not configured and credentials exist."""
+        enabled = self.reconcile.enabled
+        return self.has_credentials if enabled is None else enabled and self.has_credentials
 
 
 @dataclass(frozen=True)

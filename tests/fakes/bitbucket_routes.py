@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -235,11 +236,54 @@ def list_repositories(
     owner = (params.get("ws") or params["project"]).lower()
     with fake.lock:
         names = sorted(n for n in fake.repositories if n.lower().split("/")[0] == owner)
+        updated = {n: fake.updated_on.get(n.lower(), 0.0) for n in names}
     if fake.product == "cloud":
-        items = [{"type": "repository", "full_name": n} for n in names]
+        since = _updated_after(query.get("q"))
+        if since is not None:
+            names = [n for n in names if updated[n] > since]
+        if query.get("sort") == "-updated_on":
+            names.sort(key=lambda n: updated[n], reverse=True)
+        items = [
+            {"type": "repository", "full_name": n, "updated_on": _iso(updated[n])} for n in names
+        ]
         return 200, cloud_page(fake, items, query, f"/2.0/repositories/{params['ws']}"), {}
     items = [{"slug": n.split("/")[1], "project": {"key": n.split("/")[0]}} for n in names]
     return 200, server_page(fake, items, query), {}
+
+
+_UPDATED_AFTER = re.compile(r'^\s*updated_on\s*>\s*"?([^"]+?)"?\s*$')
+
+
+def _updated_after(q: str | None) -> float | None:
+    """The only BBQL the fake understands: `updated_on > <ISO time>` (quoted or not)."""
+    if not q:
+        return None
+    match = _UPDATED_AFTER.match(q)
+    if match is None:
+        raise ValueError(f"the fake does not understand q={q!r}")
+    return datetime.fromisoformat(match.group(1)).timestamp()
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def list_branches(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    repository = _repo(params)
+    with fake.lock:
+        heads = sorted(fake.branches.get(repository, {}).items())
+    items = [
+        {
+            "type": "branch",
+            "name": name,
+            "target": {"type": "commit", "hash": sha, "date": _iso(at)},
+        }
+        for name, (sha, at) in heads
+    ]
+    path = f"/2.0/repositories/{params['ws']}/{params['repo']}/refs/branches"
+    return 200, cloud_page(fake, items, query, path), {}
 
 
 # -- webhooks -----------------------------------------------------------------------------
@@ -349,6 +393,7 @@ CLOUD: PatternRoutes = [
     ("GET", _p("/1.0/groups/{ws}"), cloud_groups),
     ("GET", _p("/1.0/groups/{ws}/{slug}/members"), cloud_group_members),
     ("GET", _p("/2.0/repositories/{ws}"), list_repositories),
+    ("GET", _p(_CLOUD_REPO + "/refs/branches"), list_branches),
     ("GET", _p(_CLOUD_REPO + "/hooks"), list_hooks),
     ("POST", _p(_CLOUD_REPO + "/hooks"), create_hook),
     ("PUT", _p(_CLOUD_REPO + "/hooks/{uid}"), update_hook),

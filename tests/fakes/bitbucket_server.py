@@ -129,6 +129,8 @@ class FakeBitbucket:
         self.groups_status: int | None = None  # 404/410: the 1.0 groups API is gone
         self.hooks: dict[str, dict[str, dict[str, Any]]] = {}  # scope path -> id -> hook
         self.repositories: set[str] = set()  # full names: workspace/slug or PROJECT/slug
+        self.updated_on: dict[str, float] = {}  # full name -> when a push last changed it
+        self.branches: dict[str, dict[str, tuple[str, float]]] = {}  # repo -> name -> (sha, date)
         self.max_page = 100 if product == "cloud" else 1000
         self._server: ThreadingHTTPServer | None = None
 
@@ -183,6 +185,20 @@ class FakeBitbucket:
     def add_commit(self, repository: str, sha: str) -> None:
         with self.lock:
             self.commits.setdefault(repository.lower(), set()).add(sha)
+
+    def push(self, repository: str, branch: str, sha: str, at: float | None = None) -> None:
+        """A push Bitbucket saw (no webhook sent): the branch head moves, `updated_on` too."""
+        at = time.time() if at is None else at
+        with self.lock:
+            self.repositories.add(repository)
+            self.commits.setdefault(repository.lower(), set()).add(sha)
+            self.branches.setdefault(repository.lower(), {})[branch] = (sha, at)
+            self.updated_on[repository.lower()] = at
+
+    def delete_branch(self, repository: str, branch: str, at: float | None = None) -> None:
+        with self.lock:
+            self.branches.get(repository.lower(), {}).pop(branch, None)
+            self.updated_on[repository.lower()] = time.time() if at is None else at
 
     def revoke_all(self) -> None:
         with self.lock:

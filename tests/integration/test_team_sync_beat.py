@@ -55,9 +55,7 @@ def test_beat_keeps_roles_in_step_and_the_sink_gets_each_diff_once_in_order(
     store = TeamStore(redis.Redis.from_url(redis_url))
     values = bitbucket_values(fake, rateLimit={"requestsPerHour": 5000, "burstSize": 500})
     failing_path = (
-        "/2.0/workspaces/acme/permissions"
-        if fake.product == "cloud"
-        else "/rest/api/latest/users"
+        "/2.0/workspaces/acme/permissions" if fake.product == "cloud" else "/rest/api/latest/users"
     )
     with (
         FakePlatform() as sink,

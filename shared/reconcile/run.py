@@ -1,0 +1,139 @@
+"""One reconcile pass: list what changed since the last pass, compare heads, feed missed pushes.
+
+The first pass records a baseline and starts nothing. Later passes list repositories updated
+since the previous pass (one call per 100), queue them as pending, then list branches of the
+pending ones oldest first. A pass that would spend more than its budget stops; what is pending
+stays for the next pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import redis
+
+from shared.bitbucket.client import BitbucketClient
+from shared.config.settings import Settings
+from shared.deliveries import DeliveryStore
+from shared.reconcile import metrics
+from shared.reconcile.budget import Budget, BudgetSpent, calls_per_pass, paid
+from shared.reconcile.feed import Send, feed
+from shared.reconcile.heads import Head, decide
+from shared.reconcile.listing import updated_since
+from shared.reconcile.scope import may_reconcile, workspaces_to_reconcile
+from shared.reconcile.seen import forget_branches, seen_heads
+from shared.reconcile.state import ReconcileState
+
+# Listing starts this long before the previous pass began: Bitbucket's `updated_on` may be
+# written a little after the push; a repository listed twice costs nothing more.
+OVERLAP = 60.0
+
+
+@dataclass
+class PassReport:
+    at: float
+    outcome: str  # baseline | complete | budget | nothing | unsupported
+    workspaces: list[str] = field(default_factory=list)
+    updated: int = 0  # repositories found updated
+    examined: int = 0  # repositories whose branches were compared
+    pending: int = 0  # repositories left for the next pass
+    started: list[str] = field(default_factory=list)  # "repo branch commit kind"
+    deleted: list[str] = field(default_factory=list)
+    calls: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Reconciler:
+    settings: Settings
+    client: BitbucketClient
+    redis: redis.Redis[bytes]
+    deliveries: DeliveryStore
+    send: Send
+
+    def run(self, *, dry_run: bool = False, now: float | None = None) -> PassReport:
+        now = time.time() if now is None else now
+        report = PassReport(at=now, outcome="complete", dry_run=dry_run)
+        report.workspaces = list(workspaces_to_reconcile(self.settings))
+        state = ReconcileState(self.redis)
+        standing = state.standing()
+        if self.settings.bitbucket.product != "cloud":
+            report.outcome = "unsupported"
+        elif not report.workspaces:
+            report.outcome = "nothing"
+        elif standing.baseline is None or standing.since is None:
+            report.outcome = "baseline"
+            if not dry_run:
+                state.start(now)
+        else:
+            budget = Budget(calls_per_pass(self.settings.bitbucket))
+            try:
+                found = self._list(standing.since, budget, report, now=now)
+                if not dry_run:
+                    state.add_pending(found)
+                    state.listed_up_to(now)
+                pending = state.pending()
+                pending += sorted((n for n in found if n not in pending), key=found.__getitem__)
+                self._examine(state, pending, standing.baseline, budget, report, dry_run=dry_run)
+            except BudgetSpent:
+                report.outcome = "budget"
+            report.calls = budget.spent
+            report.pending = len(state.pending())
+        if not dry_run:
+            state.save_report(report.as_dict())
+            metrics.PASSES.labels(report.outcome).inc()
+            metrics.CALLS.inc(report.calls)
+        return report
+
+    def _list(
+        self, since: float, budget: Budget, report: PassReport, *, now: float
+    ) -> dict[str, float]:
+        """Allowed repositories updated since `since` (less OVERLAP), with their update times."""
+        moment = datetime.fromtimestamp(since - OVERLAP, UTC)
+        found: dict[str, float] = {}
+        for workspace in report.workspaces:
+            for repository in updated_since(self.client, workspace, moment, budget):
+                if may_reconcile(self.settings, repository.full_name):
+                    stamp = repository.updated_on.timestamp() if repository.updated_on else now
+                    found[repository.full_name] = stamp
+        report.updated = len(found)
+        return found
+
+    def _examine(
+        self,
+        state: ReconcileState,
+        pending: list[str],
+        baseline: float,
+        budget: Budget,
+        report: PassReport,
+        *,
+        dry_run: bool,
+    ) -> None:
+        """Compare each pending repository's branch heads, oldest update first."""
+        since_baseline = datetime.fromtimestamp(baseline, UTC)
+        for repository in pending:
+            branches = [
+                b for page in paid(self.client.branch_pages(repository), budget) for b in page
+            ]
+            decision = decide(
+                repository, branches, seen_heads(self.redis, repository), since_baseline
+            )
+            report.examined += 1
+            report.deleted += [f"{repository} {name}" for name in decision.deleted]
+            for head in decision.starts:
+                report.started.append(_line(head))
+                if not dry_run and feed(self.deliveries, head, time.time(), self.send):
+                    metrics.STARTED.labels(head.kind).inc()
+            if not dry_run:
+                forget_branches(self.redis, repository, decision.deleted)
+                metrics.DELETED.inc(len(decision.deleted))
+                state.done(repository)
+
+
+def _line(head: Head) -> str:
+    return f"{head.repository} {head.branch} {head.commit[:12]} ({head.kind.replace('_', '-')})"
