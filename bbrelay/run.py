@@ -13,7 +13,6 @@ from bbrelay import ports, with_redis
 from bbrelay.runtime import clear_runtime, write_runtime
 from bbrelay.supervisor import NamedCommand, run_processes
 from shared.config import load_settings
-from shared.redis import redacted_url
 
 APP = "workers.celery_app:app"
 
@@ -100,8 +99,8 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
     var.mkdir(parents=True, exist_ok=True)
     env["BBRELAY_VAR_DIR"] = str(var)
     with ExitStack() as stack:
-        redis_url = stack.enter_context(with_redis.redis_url(env, var / "redis", appendonly=True))
-        env["BBRELAY_REDIS_URL"] = redis_url
+        redis = stack.enter_context(with_redis.redis_url(env, var / "redis", appendonly=True))
+        env["BBRELAY_REDIS_URL"] = redis.url
         settings = load_settings(environ=env)
         metrics_dir = var / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -124,7 +123,7 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
             settings.relay.generated_webhook_secret,
             var,
             receiver_url,
-            redis_url,
+            redis,
             port + 1,
             auth,
         )
@@ -145,12 +144,18 @@ def _busy_port(port: int) -> str | None:
 
 
 def _banner(
-    dry_run: bool, generated: bool, var: Path, receiver: str, redis_url: str, flower: int, auth: str
+    dry_run: bool,
+    generated: bool,
+    var: Path,
+    receiver: str,
+    redis: with_redis.RedisInUse,
+    flower: int,
+    auth: str,
 ) -> None:
     lines = [
         "Bitbucket Relay is starting",
         f"  receiver  {receiver}/api/webhooks/bitbucket  (health {receiver}/readyz)",
-        f"  redis     {redacted_url(redis_url)}",
+        f"  redis     {redis.describe()}",
         f"  flower    http://127.0.0.1:{flower}  (basic auth {auth.split(':', 1)[0]}, "
         f"password in {var / 'flower-auth'} or FLOWER_BASIC_AUTH)",
     ]

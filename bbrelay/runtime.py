@@ -34,7 +34,7 @@ def write_runtime(environ: Mapping[str, str], data: Mapping[str, Any]) -> None:
     record = json.dumps({**data, "pid": os.getpid()}, indent=2)
     for directory in (var_dir(environ), state_dir(environ)):
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / RUNTIME_FILE).write_text(record)
+        _write_private(directory / RUNTIME_FILE, record)
 
 
 def clear_runtime(environ: Mapping[str, str]) -> None:
@@ -43,7 +43,14 @@ def clear_runtime(environ: Mapping[str, str]) -> None:
     user_file = state_dir(environ) / RUNTIME_FILE
     data = _load(user_file)
     if data.get("pid") == os.getpid():
-        user_file.write_text(json.dumps({**data, "pid": 0}, indent=2))
+        _write_private(user_file, json.dumps({**data, "pid": 0}, indent=2))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read: it holds the Redis URL, with its password."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
 
 
 def runtime_file(environ: Mapping[str, str]) -> Path:

@@ -11,10 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import NamedTuple
 
 import redis
 
 from bbrelay.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from bbrelay.redis_server import RedisServer
 from shared.redis import connect, redacted_url
 
 URL_VARIABLES = ("BBRELAY_REDIS_URL", "REDIS_URL")
@@ -23,6 +25,22 @@ USAGE = "usage: python -m bbrelay.with_redis -- COMMAND [ARGS...]"
 
 class RedisUnreachable(RuntimeError):
     """A Redis URL is configured but nothing answers PING there."""
+
+
+class RedisInUse(NamedTuple):
+    """The Redis to use: its URL, and the binary run when it is an embedded one."""
+
+    url: str
+    server: RedisServer | None
+
+    def describe(self) -> str:
+        """The URL without its password, and where it comes from."""
+        if self.server is None:
+            return f"{redacted_url(self.url)}  (configured)"
+        return (
+            f"{redacted_url(self.url)}  (embedded: redis-server {self.server.version_text} "
+            f"at {self.server.path})"
+        )
 
 
 def configured_url(environ: Mapping[str, str]) -> str | None:
@@ -48,28 +66,28 @@ def check_reachable(url: str) -> None:
 @contextmanager
 def redis_url(
     environ: Mapping[str, str], data_dir: Path | None = None, appendonly: bool = False
-) -> Iterator[str]:
-    """Yield the configured Redis URL once it answers, else run an embedded Redis meanwhile.
+) -> Iterator[RedisInUse]:
+    """Yield the configured Redis once it answers, else run an embedded Redis meanwhile.
 
     The embedded one keeps its data in `data_dir`, or in a temporary directory removed after.
     """
     url = configured_url(environ)
     if url is not None:
         check_reachable(url)
-        yield url
+        yield RedisInUse(url, None)
         return
     with ExitStack() as stack:
         if data_dir is None:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bbrelay-")))
-        yield stack.enter_context(EmbeddedRedis(data_dir, appendonly=appendonly)).url
+        embedded = stack.enter_context(EmbeddedRedis(data_dir, appendonly=appendonly))
+        yield RedisInUse(embedded.url, embedded.server)
 
 
 def run(argv: Sequence[str], environ: Mapping[str, str]) -> int:
     """Run `argv` to completion with BBRELAY_REDIS_URL set; its exit status, shell-style."""
-    with redis_url(environ) as url:
-        source = "configured" if configured_url(environ) else "embedded"
-        print(f"with_redis: {source} Redis at {redacted_url(url)}", file=sys.stderr)
-        env = {**environ, "BBRELAY_REDIS_URL": url}
+    with redis_url(environ) as redis_in_use:
+        print(f"with_redis: Redis at {redis_in_use.describe()}", file=sys.stderr)
+        env = {**environ, "BBRELAY_REDIS_URL": redis_in_use.url}
         try:
             child = subprocess.Popen(argv, env=env)  # noqa: S603 - the caller's own command
         except OSError as exc:

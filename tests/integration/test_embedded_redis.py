@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
-from bbrelay.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_redis_server
+from bbrelay.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from bbrelay.redis_server import find_redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -20,11 +22,24 @@ def client(server: EmbeddedRedis) -> redis.Redis[bytes]:
     return redis.Redis.from_url(server.url, socket_timeout=5)
 
 
-def test_finds_a_redis_server_binary_that_runs() -> None:
-    version = subprocess.run(
-        [find_redis_server(), "--version"], capture_output=True, text=True, check=True
-    )
-    assert version.stdout.startswith("Redis server v=")
+def test_finds_a_redis_server_binary_that_runs_and_reports_its_version() -> None:
+    server = find_redis_server()
+    version = subprocess.run([server.path, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith(f"Redis server v={server.version_text} ")
+
+
+def test_refuses_a_client_without_the_password_it_hands_out_in_its_url(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path, appendonly=False) as server:
+        anonymous = redis.Redis(port=server.port, socket_timeout=5)
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.set("delivery:1", "queued")
+        anonymous.close()
+        connection = client(server)
+        assert connection.config_get("requirepass")["requirepass"] == server.password
+        pid = connection.info("server")["process_id"]
+        connection.close()
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()  # what every user can read
+    assert server.password.encode() not in command_line
 
 
 def test_keeps_its_data_across_a_restart_through_the_append_only_file(tmp_path: Path) -> None:
@@ -62,8 +77,9 @@ def test_stop_shuts_the_server_down_and_may_be_called_again(tmp_path: Path) -> N
     url = server.url
     server.stop()
     server.stop()
-    with pytest.raises(redis.ConnectionError):
+    with pytest.raises(redis.ConnectionError) as refused:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    assert not isinstance(refused.value, redis.AuthenticationError)
 
 
 def test_a_bad_binary_path_gives_a_clear_error(tmp_path: Path) -> None:
@@ -102,8 +118,12 @@ def test_with_redis_runs_the_command_against_an_embedded_redis_and_stops_it() ->
     assert result.returncode == 7, result.stderr
     url, pong = result.stdout.split()
     assert pong == "True"
-    with pytest.raises(redis.ConnectionError):
+    password = urlsplit(url).password
+    assert password
+    assert password not in result.stderr
+    with pytest.raises(redis.ConnectionError) as refused:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    assert not isinstance(refused.value, redis.AuthenticationError)
 
 
 def test_with_redis_uses_a_configured_redis_that_answers(redis_url: str) -> None:
@@ -127,8 +147,8 @@ def test_with_redis_stops_its_redis_after_the_interrupted_command(
     signum: signal.Signals, to_group: bool
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("BBRELAY_REDIS_URL", "REDIS_URL")}
-    sleeper = "import signal, time; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-    sleeper += "print('ready', flush=True); time.sleep(60)"
+    sleeper = "import os, signal, time; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    sleeper += "print(os.environ['BBRELAY_REDIS_URL'], flush=True); time.sleep(60)"
     process = subprocess.Popen(
         [sys.executable, "-m", "bbrelay.with_redis", "--", sys.executable, "-c", sleeper],
         env=env,
@@ -139,8 +159,8 @@ def test_with_redis_stops_its_redis_after_the_interrupted_command(
     )
     try:
         assert process.stdout is not None and process.stderr is not None
-        url = process.stderr.readline().split()[-1]
-        assert process.stdout.readline() == "ready\n"
+        url = process.stdout.readline().strip()
+        assert redis.Redis.from_url(url, socket_timeout=5).ping()
         if to_group:
             os.killpg(process.pid, signum)
         else:
@@ -151,5 +171,6 @@ def test_with_redis_stops_its_redis_after_the_interrupted_command(
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
     assert process.returncode == 128 + signum
-    with pytest.raises(redis.ConnectionError):
+    with pytest.raises(redis.ConnectionError) as refused:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    assert not isinstance(refused.value, redis.AuthenticationError)

@@ -60,7 +60,9 @@ def test_a_kept_producer_fails_while_redis_is_down_and_publishes_once_it_is_back
             enqueuer.enqueue({"event_key": "repo:push", "n": 2}, "while-down")
         with pytest.raises(BrokerUnavailable):
             enqueuer.enqueue({"event_key": "repo:push", "n": 3}, "still-down")
-        server = EmbeddedRedis(tmp_path, port=port, appendonly=False).start()
+        server = EmbeddedRedis(
+            tmp_path, port=port, appendonly=False, password=server.password
+        ).start()
         enqueuer.enqueue({"event_key": "repo:push", "n": 4}, "after")
         client = redis.Redis.from_url(server.url)
         ids = [task_id for _name, task_id, _args in queued_tasks(client)]

@@ -48,7 +48,9 @@ def test_the_same_worker_keeps_consuming_after_redis_restarts_while_it_holds_mes
                 held = hold_a_message(server.url, client, proc, log)
                 stop(server)
                 wait_until(lambda n=n: log.read_bytes().count(LOST) == n, proc, log, DEADLINE)
-                server = EmbeddedRedis(tmp_path / "redis", port=port).start()
+                server = EmbeddedRedis(
+                    tmp_path / "redis", port=port, password=server.password
+                ).start()
                 deliver_and_wait(url, client, proc, log, n)
                 assert proc.poll() is None
                 if stop is EmbeddedRedis.stop:  # SIGTERM wrote the AOF out; a SIGKILL may not
