@@ -10,7 +10,7 @@ LINT_PATHS := $(wildcard $(PACKAGES) tests bench)
 # Runs a command with BBRELAY_REDIS_URL set: the configured Redis, else an embedded one.
 WITH_REDIS := $(BIN)/python -m bbrelay.with_redis --
 
-.PHONY: venv run test lint typecheck unit bench clean distclean
+.PHONY: venv run test lint typecheck unit bench chaos clean distclean
 
 venv: $(STAMP)
 
@@ -42,7 +42,12 @@ unit: venv
 
 bench: venv
 	$(WITH_REDIS) sh -c 'for script in bench/*.py; do \
-	  [ -e "$$script" ] || continue; echo "== $$script"; $(BIN)/python "$$script" || exit 1; done'
+	  [ -e "$$script" ] || continue; [ "$$script" = bench/chaos.py ] && continue; \
+	  echo "== $$script"; $(BIN)/python "$$script" || exit 1; done'
+
+# Faults under load; starts and restarts a redis-server of its own. E.g. CHAOS_ARGS=--quick
+chaos: venv
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -127,7 +127,7 @@ def tally(
     outcome.rows["time to recover"] = (
         f"{recovered:.1f} s" if recovered is not None else "not recovered"
     )
-    outcome.notes = [*log.events, *deaths]
+    outcome.notes = [*log.events, *(log.malformed.summary() if log.malformed else []), *deaths]
     return outcome
 
 
@@ -174,7 +174,11 @@ def _terminate(signum: int, _: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    outcomes = [run_scenario(key, args) for key in args.scenario.split(",")]
+    try:
+        outcomes = [run_scenario(key, args) for key in args.scenario.split(",")]
+    except KeyboardInterrupt:
+        print("interrupted; every process and temporary directory is removed", file=sys.stderr)
+        return 128 + signal.SIGINT
     print_table(outcomes)
     return 1 if any(outcome.failures for outcome in outcomes) else 0
 

@@ -119,13 +119,13 @@ def exchange(port: int, request: Request) -> int | None:
 
 
 class MalformedLoad:
-    """`count` malformed requests spread over `duration` seconds; `answers` counts statuses."""
+    """`count` malformed requests spread over `duration` seconds, answers counted by kind."""
 
     def __init__(self, port: int, count: int, duration: float) -> None:
         self.port = port
         self.count = count
         self.duration = duration
-        self.answers: Counter[int | None] = Counter()
+        self.by_kind: Counter[tuple[str, int | None]] = Counter()
         self._lock = threading.Lock()
 
     def run(self, stopping: threading.Event) -> None:
@@ -135,10 +135,26 @@ class MalformedLoad:
                 time.sleep(max(0.0, started + n * self.duration / self.count - time.monotonic()))
                 if stopping.is_set():
                     break
-                _, delivery = signed_push("malformed", n)
-                pool.submit(self._one, KINDS[n % len(KINDS)](delivery, self.port))
+                _, delivery = signed_push("malformed", n, pipelines=False)
+                kind = KINDS[n % len(KINDS)]
+                pool.submit(self._one, kind.__name__, kind(delivery, self.port))
 
-    def _one(self, request: Request) -> None:
+    @property
+    def answers(self) -> Counter[int | None]:
+        """How many answers had each status (None: no answer)."""
+        counts: Counter[int | None] = Counter()
+        for (_, status), n in self.by_kind.items():
+            counts[status] += n
+        return counts
+
+    def summary(self) -> list[str]:
+        """One line per kind: its answers, e.g. `bad_json: 400 x10`."""
+        kinds: dict[str, list[str]] = {}
+        for (kind, status), n in sorted(self.by_kind.items(), key=str):
+            kinds.setdefault(kind, []).append(f"{status or 'no answer'} x{n}")
+        return [f"malformed {kind}: {', '.join(answers)}" for kind, answers in kinds.items()]
+
+    def _one(self, kind: str, request: Request) -> None:
         status = exchange(self.port, request)
         with self._lock:
-            self.answers[status] += 1
+            self.by_kind[kind, status] += 1

@@ -38,9 +38,10 @@ class Sent:
     queued: bool = False
 
 
-def signed_push(tag: str, n: int) -> tuple[Sent, Delivery]:
+def signed_push(tag: str, n: int, *, pipelines: bool = True) -> tuple[Sent, Delivery]:
+    """The n-th push of a run; each PIPELINE_EVERY-th to the pipeline branch if `pipelines`."""
     commit = hashlib.sha256(f"chaos-{tag}-{n}".encode()).hexdigest()[:40]
-    pipeline = n % PIPELINE_EVERY == 0
+    pipeline = pipelines and n % PIPELINE_EVERY == 0
     body = push_of(commit, PIPELINE_BRANCH if pipeline else "main")
     delivery_id = f"{{{uuid.uuid4()}}}"
     signature = sign(Secret(WEBHOOK_SECRET), body)
