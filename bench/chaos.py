@@ -40,6 +40,7 @@ from bench.reliability.faults import SCENARIOS, FaultLog, Plan  # noqa: E402
 from bench.reliability.push_load import PushLoad  # noqa: E402
 from bench.reliability.relay_stack import RelayStack, relay_stack  # noqa: E402
 from bench.reliability.tally import (  # noqa: E402
+    Snapshot,
     duplicated_pipelines,
     snapshot,
     wait_for_recovery,
@@ -85,19 +86,25 @@ def run_scenario(key: str, args: argparse.Namespace) -> Outcome:
                     load.join()
                 since = max(log.last_at or 0.0, load.ended_at or time.monotonic())
                 print(f"  load done; waiting up to {args.recovery:g} s for recovery", flush=True)
-                recovered = wait_for_recovery(stack, load.sent, since, args.recovery)
-                return tally(f"({key}) {title}", stack, load, log, recovered)
+                with stack.redis.client() as client:
+                    recovered = wait_for_recovery(client, load.sent, since, args.recovery)
+                    shot = snapshot(client, load.sent)
+                return tally(f"({key}) {title}", stack, load, log, shot, recovered)
         finally:
             if args.logs:
                 shutil.copytree(Path(tmp) / "logs", Path(args.logs) / key, dirs_exist_ok=True)
 
 
 def tally(
-    name: str, stack: RelayStack, load: PushLoad, log: FaultLog, recovered: float | None
+    name: str,
+    stack: RelayStack,
+    load: PushLoad,
+    log: FaultLog,
+    shot: Snapshot,
+    recovered: float | None,
 ) -> Outcome:
     outcome = Outcome(name)
     queued = [s for s in load.sent if s.queued]
-    shot = snapshot(stack, load.sent)
     answers = Counter(s.status for s in load.sent)
     malformed = log.malformed.answers if log.malformed else Counter()
     every = answers + malformed
@@ -106,9 +113,12 @@ def tally(
     outcome.count("no answer", answers[None])
     outcome.count("processed", shot.deliveries["processed"])
     outcome.count("lost", len(queued) - shot.deliveries["processed"], fails=True)
+    outcome.count("  of which dead letters", shot.deliveries["failed"])
     outcome.count("pipeline pushes accepted", sum(1 for s in queued if s.pipeline))
     outcome.count("pipelines started", len(stack.bitbucket.triggered()))
-    outcome.count("duplicated pipelines", duplicated_pipelines(stack), fails=True)
+    outcome.count(
+        "duplicated pipelines", duplicated_pipelines(stack.bitbucket.triggered()), fails=True
+    )
     final = sum(n for state, n in shot.jobs.items() if state in FINAL_STATES)
     outcome.count("jobs final", final)
     outcome.count("jobs not final", shot.jobs.total() - final, fails=True)

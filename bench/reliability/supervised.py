@@ -36,6 +36,7 @@ class Supervised:
         self._process: subprocess.Popen[bytes] | None = None
         self._killed = False
         self._restart_at: float | None = None
+        self._log_from = 0  # where this run's output starts in the log
 
     @property
     def pid(self) -> int:
@@ -44,6 +45,7 @@ class Supervised:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
+            self._log_from = out.tell()
             self._process = subprocess.Popen(
                 self.argv,
                 env=self.env,
@@ -86,9 +88,7 @@ class Supervised:
             if self._restart_at is None:
                 if not self._killed:
                     status = self._process.returncode
-                    self.deaths.append(
-                        f"{self.name} exited with status {status}: {self._last_line()}"
-                    )
+                    self.deaths.append(f"{self.name} exited with status {status}: {self._cause()}")
                 _signal_group(self.pid, signal.SIGKILL)  # what it left behind in its group
                 self._restart_at = now + RESTART_AFTER
             elif now >= self._restart_at:
@@ -107,12 +107,16 @@ class Supervised:
         _signal_group(process.pid, signal.SIGKILL)
         process.wait()
 
-    def _last_line(self) -> str:
+    def _cause(self) -> str:
+        """This run's last critical log line (Celery's "Unrecoverable error"), else its last."""
         try:
-            lines = self.log.read_text(errors="replace").strip().splitlines()
+            with self.log.open("rb") as log:
+                log.seek(self._log_from)
+                lines = log.read().decode(errors="replace").strip().splitlines()
         except OSError:
             return ""
-        return lines[-1][:200] if lines else ""
+        critical = [line for line in lines if '"level": "critical"' in line]
+        return (critical or lines or [""])[-1][:200]
 
 
 class Supervisor:
