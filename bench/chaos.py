@@ -137,7 +137,13 @@ def tally(
     outcome.rows["time to recover"] = (
         f"{recovered:.1f} s" if recovered is not None else "not recovered"
     )
-    outcome.notes = [*log.events, *(log.malformed.summary() if log.malformed else []), *deaths]
+    states = ", ".join(f"{state} {n}" for state, n in sorted(shot.jobs.items()))
+    outcome.notes = [
+        *log.events,
+        *(log.malformed.summary() if log.malformed else []),
+        f"job states at the end: {states or 'none'}",
+        *deaths,
+    ]
     return outcome
 
 
