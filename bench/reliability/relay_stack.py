@@ -6,7 +6,8 @@ Pipelines run; the fake completes each run after a few polls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import shlex
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,13 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bbrelay.run import commands
 from bench.reliability.redis_server import RestartableRedis
 from bench.reliability.supervised import Supervised, Supervisor
 from tests.fakes.bitbucket_server import FakeBitbucket
-from tests.integration.processes import free_port, service_env, wait_until
+from tests.integration.processes import BIN, ROOT, free_port, service_env, wait_until
 from tests.integration.relay import API_TOKEN, bitbucket_values
 
+PROCFILE = ROOT / "Procfile"
 PIPELINE_BRANCH = "chaos/pipeline"
 RULE_NAME = "chaos-pipeline"
 WORKERS = 2
@@ -75,15 +76,22 @@ def relay_stack(tmp: Path) -> Iterator[RelayStack]:
         fake.pipeline_gets_to_finish = GETS_TO_FINISH
         (tmp / "values.yaml").write_text(yaml.safe_dump(values(fake)))
         port = free_port()
-        env = service_env(
-            redis_server.url,
-            tmp,
-            {"PORT": str(port), "WEB_CONCURRENCY": str(WEB_CONCURRENCY), "PYTHONUNBUFFERED": "1"},
-        )
-        web_cmd, worker_cmd = commands(tmp / "var", port, WORKER_CONCURRENCY, "unused:unused")[:2]
-        web = Supervised("web", web_cmd.argv, env, logs / "web.log")
+        env = service_env(redis_server.url, tmp)
+        env |= {
+            "PATH": f"{BIN}:{env.get('PATH', '')}",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(WEB_CONCURRENCY),
+            "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+            "PYTHONUNBUFFERED": "1",
+        }
+        web = Supervised("web", procfile_command("web"), env, logs / "web.log")
         workers = [
-            Supervised(f"worker-{n}", _named(worker_cmd.argv, n), env, logs / f"worker-{n}.log")
+            Supervised(
+                f"worker-{n}",
+                procfile_command("worker", "--hostname", f"worker-{n}@%h"),
+                env,
+                logs / f"worker-{n}.log",
+            )
             for n in range(1, WORKERS + 1)
         ]
         supervisor = Supervisor([web, *workers])
@@ -98,11 +106,13 @@ def relay_stack(tmp: Path) -> Iterator[RelayStack]:
         yield RelayStack(url, redis_server, fake, web, workers, logs)
 
 
-def _named(argv: Sequence[str], n: int) -> list[str]:
-    """The Procfile worker command with a node name of its own (`worker-n@host`)."""
-    named = list(argv)
-    named[named.index("--hostname") + 1] = f"worker-{n}@%h"
-    return named
+def procfile_command(name: str, *extra: str) -> list[str]:
+    """A Procfile process as foreman or honcho start it: `sh -c`, which execs the command."""
+    for line in PROCFILE.read_text().splitlines():
+        process, colon, command = line.partition(":")
+        if colon and process.strip() == name:
+            return ["sh", "-c", " ".join(["exec", command.strip(), *map(shlex.quote, extra)])]
+    raise SystemExit(f"{PROCFILE} has no {name!r} process")
 
 
 def _healthy(url: str) -> bool:
