@@ -18,7 +18,7 @@ WITH_REDIS := $(BIN)/python -m bbrelay.with_redis --
 # The receiver's port under `make run` (Flower listens on the next one).
 PORT ?= 8000
 
-.PHONY: help venv lock audit run test lint typecheck unit bench clean distclean
+.PHONY: help venv lock audit run test lint typecheck unit bench chaos clean distclean
 
 help:
 	@echo 'make run [PORT=8000]  start Redis, receiver (PORT), worker, beat and Flower (PORT+1)'
@@ -26,7 +26,8 @@ help:
 	@echo 'make unit             unit tests only'
 	@echo 'make lint             ruff check and ruff format --check'
 	@echo 'make typecheck        mypy strict'
-	@echo 'make bench            every script in bench/'
+	@echo 'make bench            every script in bench/ but chaos.py'
+	@echo 'make chaos            the reliability suite: faults on real processes (CHAOS_ARGS=--quick)'
 	@echo 'make venv             create .venv and install the lock (done by every target that needs it)'
 	@echo 'make lock [UPGRADE=1] pin dependencies again from pyproject.toml (uv, with hashes)'
 	@echo 'make audit            pip-audit over the lock (also part of make test)'
@@ -73,7 +74,12 @@ unit: venv
 
 bench: venv
 	$(WITH_REDIS) sh -c 'for script in bench/*.py; do \
-	  [ -e "$$script" ] || continue; echo "== $$script"; $(BIN)/python "$$script" || exit 1; done'
+	  [ -e "$$script" ] || continue; [ "$$script" = bench/chaos.py ] && continue; \
+	  echo "== $$script"; $(BIN)/python "$$script" || exit 1; done'
+
+# Faults under load; starts and restarts a redis-server of its own. E.g. CHAOS_ARGS=--quick
+chaos: venv
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Pieces of `bench/chaos.py`: the relay under test, its load, its faults and the tally."""
