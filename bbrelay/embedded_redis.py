@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from shared.private_files import make_private_dir
+
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 LOG_NAME = "redis.log"
@@ -83,7 +85,7 @@ class EmbeddedRedis:
         if self._process is not None:
             return self
         executable = self._executable or find_redis_server()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         # A port picked here may be taken by another process before redis-server binds it.
         attempts_left = 1 if self._requested_port is not None else 3
         while True:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from shared.private_files import make_private_dir, write_private_file
+
 RUNTIME_FILE = "runtime.json"
 # Still meaningful once the service has stopped: where its (development) secret and its
 # configuration are.
@@ -33,8 +35,8 @@ def write_runtime(environ: Mapping[str, str], data: Mapping[str, Any]) -> None:
     """Record the running service in its var dir and in the per-user state directory."""
     record = json.dumps({**data, "pid": os.getpid()}, indent=2)
     for directory in (var_dir(environ), state_dir(environ)):
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / RUNTIME_FILE).write_text(record)
+        make_private_dir(directory)
+        write_private_file(directory / RUNTIME_FILE, record)
 
 
 def clear_runtime(environ: Mapping[str, str]) -> None:
@@ -43,7 +45,7 @@ def clear_runtime(environ: Mapping[str, str]) -> None:
     user_file = state_dir(environ) / RUNTIME_FILE
     data = _load(user_file)
     if data.get("pid") == os.getpid():
-        user_file.write_text(json.dumps({**data, "pid": 0}, indent=2))
+        write_private_file(user_file, json.dumps({**data, "pid": 0}, indent=2))
 
 
 def runtime_file(environ: Mapping[str, str]) -> Path:

@@ -128,7 +128,7 @@ def built(schema: type[Section], value: Any) -> Any:
 
 
 class ConsumerSchema(Section):
-    clientId = Text(secret=True)
+    clientId = Text()  # an identifier (in logs, metric labels, keys), not a secret
     clientIdSecret = SecretRefField()
     clientSecret = Text(secret=True)
     clientSecretSecret = SecretRefField()
@@ -278,7 +278,7 @@ class GitBitbucketSchema(Section):
     type = Choice(("cloud", "server"))
     url = Url()
     apiUrl = Url()
-    clientId = Text(secret=True)
+    clientId = Text()  # an identifier (in logs, metric labels, keys), not a secret
     clientIdSecret = SecretRefField()
     clientSecret = Text(secret=True)
     clientSecretSecret = SecretRefField()
@@ -317,7 +317,7 @@ class AuthBitbucketSchema(Section):
     enabled = Boolean()
     type = Choice(("cloud", "server"))
     url = Url()
-    clientId = Text(secret=True)
+    clientId = Text()  # an identifier (in logs, metric labels, keys), not a secret
     clientIdSecret = SecretRefField()
     clientSecret = Text(secret=True)
     clientSecretSecret = SecretRefField()
@@ -359,6 +359,9 @@ class RelaySchema(Section):
     dedupe_window = Duration()
     max_body_bytes = Integer()
     recovery = _nested(RecoverySchema)
+    encryptionKey = Text(secret=True)  # Fernet keys, comma-separated: the first seals
+    encryptionKeySecret = SecretRefField()
+    rotated_secret_lifetime = Duration()
 
 
 # --- the structure around them (Studio's layout) -------------------------------------------
