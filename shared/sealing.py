@@ -14,6 +14,12 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from shared.secret import Secret
 
 
+HOW_TO_MAKE_A_KEY = (
+    "make one with: python -c "
+    "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
 class SealBroken(ValueError):
     """A sealed value that none of the keys opens (sealed under a retired key, or tampered)."""
 

@@ -22,7 +22,7 @@ from shared.config.durations import parse_duration
 from shared.config.schema import Problems, validate_values
 from shared.config.secrets import read_or_create_dev_secret
 from shared.config.settings import Settings
-from shared.sealing import new_encryption_key
+from shared.sealing import HOW_TO_MAKE_A_KEY, new_encryption_key
 from shared.secret import Secret
 
 __all__ = ["ConfigError", "load_settings", "parse_duration"]
@@ -159,8 +159,7 @@ def _with_encryption_key(settings: Settings, problems: Problems) -> Settings:
         problems.add(
             key,
             "is required in production (or BBRELAY_ENCRYPTION_KEY, BBRELAY_ENCRYPTION_KEY_FILE, "
-            "encryptionKeySecret): it seals the secrets kept in Redis; make one with "
-            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+            f"encryptionKeySecret): it seals the secrets kept in Redis; {HOW_TO_MAKE_A_KEY}",
         )
         return settings
     file = Path(settings.relay.var_dir) / DEV_ENCRYPTION_KEY_NAME

@@ -30,7 +30,6 @@ from shared.config.schema import (
     given,
 )
 from shared.config.secrets import SecretSource, split_list, unique
-from shared.config.strength import weakness
 from shared.config.settings import (
     DEFAULT_CLOUD_API_URL,
     DEFAULT_TOKEN_URL,
@@ -50,6 +49,7 @@ from shared.config.settings import (
     TeamSyncSettings,
     WebhookSettings,
 )
+from shared.config.strength import weakness
 from shared.event_keys import (
     ALIASES,
     ALL_EVENT_KEYS,
@@ -59,7 +59,7 @@ from shared.event_keys import (
     expand_event_keys,
     unknown_event_key_message,
 )
-from shared.sealing import is_encryption_key
+from shared.sealing import HOW_TO_MAKE_A_KEY, is_encryption_key
 from shared.secret import Secret
 
 GIT = "global.git.bitbucket"
@@ -505,9 +505,8 @@ class SettingsBuilder:
             if not is_encryption_key(value):
                 self.problems.add(
                     key,
-                    f"value {index + 1} is not a Fernet key (32 url-safe base64 bytes); make one "
-                    "with: python -c 'from cryptography.fernet import Fernet; "
-                    "print(Fernet.generate_key().decode())'",
+                    f"value {index + 1} is not a Fernet key (32 url-safe base64 bytes); "
+                    + HOW_TO_MAKE_A_KEY,
                 )
                 return []
         if len(keys) > 2:

@@ -1,4 +1,4 @@
-"""Whether a webhook secret or API token is strong enough: long, and not an example's placeholder."""
+"""Whether a webhook secret or API token is strong enough: long, not an example's placeholder."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ def weakness(value: str) -> str | None:
         return "is the example file's placeholder; generate one (openssl rand -hex 32)"
     if len(value) < MIN_SECRET_LENGTH:
         return (
-            f"is {len(value)} characters; use at least {MIN_SECRET_LENGTH} "
-            "(openssl rand -hex 32)"
+            f"is {len(value)} characters; use at least {MIN_SECRET_LENGTH} (openssl rand -hex 32)"
         )
     return None
