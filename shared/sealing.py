@@ -13,7 +13,6 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from shared.secret import Secret
 
-
 HOW_TO_MAKE_A_KEY = (
     "make one with: python -c "
     "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"

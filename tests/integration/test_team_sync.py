@@ -24,6 +24,7 @@ from shared.config.settings import (
 from shared.secret import Secret
 from shared.teams.store import TeamStore
 from shared.teams.sync import SyncReport, run_sync
+from tests.conftest import SEALER
 from tests.fakes import team_data
 from tests.fakes.bitbucket_server import FakeBitbucket
 
@@ -63,7 +64,7 @@ def _sync(fake: FakeBitbucket, redis_url: str, **options: bool) -> tuple[TeamSto
     client_redis = redis.Redis.from_url(redis_url)
     settings = _settings(fake)
     store = TeamStore(client_redis)
-    client = build_client(settings.bitbucket, client_redis)
+    client = build_client(settings.bitbucket, client_redis, SEALER)
     return store, run_sync(client, store, settings, "acme", **options)
 
 

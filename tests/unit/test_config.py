@@ -11,6 +11,7 @@ from shared.config import ConfigError, load_settings, parse_duration
 from shared.config.settings import Consumer, Settings
 from shared.event_keys import ALIASES, CLOUD_EVENT_KEYS, SERVER_EVENT_KEYS, expand_event_keys
 from shared.secret import Secret
+from tests.conftest import KEYED
 
 REPO = Path(__file__).resolve().parents[2]
 STUDIO_EXAMPLE = REPO / "tests" / "fixtures" / "values" / "studio-example.yaml"
@@ -25,7 +26,7 @@ def write(tmp_path: Path, text: str, name: str = "values.yaml") -> Path:
 
 
 def load(tmp_path: Path, text: str, **env: str) -> Settings:
-    return load_settings(write(tmp_path, text), environ=env)
+    return load_settings(write(tmp_path, text), environ={**KEYED, **env})
 
 
 def problems_of(tmp_path: Path, text: str, **env: str) -> ConfigError:
@@ -48,7 +49,7 @@ def studio_examples() -> list[Path]:
 
 @pytest.mark.parametrize("path", studio_examples(), ids=str)
 def test_studio_example_loads_as_it_is(path: Path) -> None:
-    settings = load_settings(path, environ={})
+    settings = load_settings(path, environ=dict(KEYED))
 
     bitbucket = settings.bitbucket
     assert bitbucket.product == "cloud"
@@ -87,7 +88,7 @@ def test_repo_copy_of_the_studio_example_matches_the_shared_one() -> None:
 
 
 def test_our_example_loads_with_every_section() -> None:
-    settings = load_settings(OUR_EXAMPLE, environ={})
+    settings = load_settings(OUR_EXAMPLE, environ=dict(KEYED))
 
     bitbucket = settings.bitbucket
     assert [c.client_id for c in bitbucket.consumers] == ["relay-client-id", "second-client-id"]
@@ -122,7 +123,7 @@ def test_no_file_and_no_environment_gives_the_defaults(
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    settings = load_settings(environ={})
+    settings = load_settings(environ=dict(KEYED))
 
     assert settings == Settings()
     assert settings.dry_run
@@ -134,7 +135,7 @@ def test_values_yaml_in_the_working_directory_is_read_when_no_path_is_given(
     write(tmp_path, "global:\n  relay:\n    logLevel: debug\n")
     monkeypatch.chdir(tmp_path)
 
-    settings = load_settings(environ={})
+    settings = load_settings(environ=dict(KEYED))
 
     assert settings.relay.log_level == "DEBUG"
     assert settings.source == "values.yaml"
@@ -143,14 +144,14 @@ def test_values_yaml_in_the_working_directory_is_read_when_no_path_is_given(
 def test_bbrelay_config_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "global:\n  relay:\n    varDir: /srv/relay\n", name="relay.yaml")
 
-    settings = load_settings(environ={"BBRELAY_CONFIG": str(path)})
+    settings = load_settings(environ={**KEYED, "BBRELAY_CONFIG": str(path)})
 
     assert settings.relay.var_dir == "/srv/relay"
 
 
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
-        load_settings(tmp_path / "missing.yaml", environ={})
+        load_settings(tmp_path / "missing.yaml", environ=dict(KEYED))
 
 
 def test_studio_keys_the_relay_does_not_use_are_accepted_and_ignored(tmp_path: Path) -> None:
