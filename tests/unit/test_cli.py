@@ -17,7 +17,7 @@ import structlog
 from bbrelay import check, cli
 from shared.config.settings import TeamsSettings, TeamSyncSettings
 from shared.deliveries import DeliveryStore
-from tests.conftest import make_settings
+from tests.conftest import KEYED, make_settings
 from workers.beat_heartbeat import STARTED_KEY
 
 
@@ -31,11 +31,14 @@ def structlog_restored() -> Iterator[None]:
 
 @pytest.fixture
 def user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A user outside any checkout, with a webhook secret and a Redis named, no service running."""
+    """A user outside any checkout, with a webhook secret, an encryption key and a Redis named, no
+    service running."""
     for name in ("BBRELAY_CONFIG", "BBRELAY_VAR_DIR", "REDIS_URL", "BBRELAY_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("BBRELAY_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv("BBRELAY_WEBHOOK_SECRET", "a-webhook-secret-long-enough-for-production")
+    for name, value in KEYED.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("BBRELAY_REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.chdir(tmp_path)
     return tmp_path

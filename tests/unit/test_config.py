@@ -8,15 +8,17 @@ from pathlib import Path
 import pytest
 
 from shared.config import ConfigError, load_settings, parse_duration
-from shared.config.settings import Consumer, Settings
+from shared.config.settings import Consumer, RelaySettings, Settings
 from shared.event_keys import ALIASES, CLOUD_EVENT_KEYS, SERVER_EVENT_KEYS, expand_event_keys
 from shared.secret import Secret
-from tests.conftest import KEYED
+from tests.conftest import ENCRYPTION_KEY, KEYED
 
 REPO = Path(__file__).resolve().parents[2]
 STUDIO_EXAMPLE = REPO / "tests" / "fixtures" / "values" / "studio-example.yaml"
 SHARED_STUDIO_EXAMPLE = Path("/work/shared/examples/values.yaml")
 OUR_EXAMPLE = REPO / "examples" / "values.yaml"
+# The example files' placeholders are refused in production; development warns and loads them.
+EXAMPLE_ENV = {**KEYED, "BBRELAY_ENV": "development"}
 
 
 def write(tmp_path: Path, text: str, name: str = "values.yaml") -> Path:
@@ -49,7 +51,7 @@ def studio_examples() -> list[Path]:
 
 @pytest.mark.parametrize("path", studio_examples(), ids=str)
 def test_studio_example_loads_as_it_is(path: Path) -> None:
-    settings = load_settings(path, environ=dict(KEYED))
+    settings = load_settings(path, environ=EXAMPLE_ENV)
 
     bitbucket = settings.bitbucket
     assert bitbucket.product == "cloud"
@@ -88,7 +90,7 @@ def test_repo_copy_of_the_studio_example_matches_the_shared_one() -> None:
 
 
 def test_our_example_loads_with_every_section() -> None:
-    settings = load_settings(OUR_EXAMPLE, environ=dict(KEYED))
+    settings = load_settings(OUR_EXAMPLE, environ=EXAMPLE_ENV)
 
     bitbucket = settings.bitbucket
     assert [c.client_id for c in bitbucket.consumers] == ["relay-client-id", "second-client-id"]
@@ -112,7 +114,8 @@ def test_our_example_loads_with_every_section() -> None:
     assert settings.relay.public_url == "https://relay.example.com"
     assert settings.relay.api_tokens == (Secret("an-api-token-for-studio"),)
     assert settings.relay.dedupe_window == 86400.0
-    assert settings.warnings == ()
+    assert len(settings.warnings) == 3  # the placeholders, refused in production
+    assert all("(refused in production)" in warning for warning in settings.warnings)
 
 
 # --- where the file comes from, defaults ----------------------------------------------------
@@ -125,7 +128,7 @@ def test_no_file_and_no_environment_gives_the_defaults(
 
     settings = load_settings(environ=dict(KEYED))
 
-    assert settings == Settings()
+    assert settings == Settings(relay=RelaySettings(encryption_keys=(Secret(ENCRYPTION_KEY),)))
     assert settings.dry_run
 
 
@@ -190,19 +193,19 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
     text = git(
         "      clientId: file-id\n      clientSecret: file-secret\n"
         "      consumers: [{clientId: pool-id, clientSecret: pool-secret}]\n"
-        "      webhookSecret: file-hook\n      token: file-token\n"
+        "      webhookSecret: file-hook-long-enough-for-production\n      token: file-token\n"
     ) + (
-        "  relay:\n    apiTokens: [file-api]\n    redisUrl: redis://file:6379/1\n"
+        "  relay:\n    apiTokens: [file-api-long-enough-for-production]\n    redisUrl: redis://file:6379/1\n"
         "    environment: development\n"
     )
 
     settings = load(
         tmp_path,
         text,
-        BBRELAY_WEBHOOK_SECRET="env-new,env-old",
+        BBRELAY_WEBHOOK_SECRET="env-new-long-enough-for-production,env-old-long-enough-for-production",
         BBRELAY_CLIENT_ID="env-id",
         BBRELAY_CLIENT_SECRET="env-secret",
-        BBRELAY_API_TOKEN="env-api",
+        BBRELAY_API_TOKEN="env-api-long-enough-for-production",
         BBRELAY_REDIS_URL="redis://env:6379/2",
         REDIS_URL="redis://plain:6379/3",
         BBRELAY_BITBUCKET_TOKEN="env-token",
@@ -213,16 +216,19 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
 
     bitbucket = settings.bitbucket
     assert bitbucket.webhook_secrets == (
-        Secret("env-new"),
-        Secret("env-old"),
-        Secret("file-hook"),
+        Secret("env-new-long-enough-for-production"),
+        Secret("env-old-long-enough-for-production"),
+        Secret("file-hook-long-enough-for-production"),
     )
     assert bitbucket.consumers == (
         Consumer("env-id", Secret("env-secret")),
         Consumer("pool-id", Secret("pool-secret")),
     )
     assert bitbucket.token == Secret("env-token")
-    assert settings.relay.api_tokens == (Secret("file-api"), Secret("env-api"))
+    assert settings.relay.api_tokens == (
+        Secret("file-api-long-enough-for-production"),
+        Secret("env-api-long-enough-for-production"),
+    )
     assert settings.relay.redis_url == "redis://env:6379/2"
     assert settings.relay.environment == "production"
     assert settings.relay.log_format == "json"
@@ -287,9 +293,9 @@ def test_secret_references_are_read_from_the_secrets_directory(tmp_path: Path) -
         {
             "bitbucket/client-id": "ref-id\n",
             "bitbucket/client-secret": "ref-secret\n",
-            "hooks/current": "hook-one\n",
-            "hooks/next": "hook-two",
-            "relay/api": "api-one\n",
+            "hooks/current": "hook-one-long-enough-for-production\n",
+            "hooks/next": "hook-two-long-enough-for-production",
+            "relay/api": "api-one-long-enough-for-production\n",
         },
     )
     text = (
@@ -297,7 +303,9 @@ def test_secret_references_are_read_from_the_secrets_directory(tmp_path: Path) -
             "      clientIdSecret: {name: bitbucket, key: client-id}\n"
             "      clientSecretSecret: {name: bitbucket, key: client-secret}\n"
             "      webhookSecretSecret: {name: hooks, key: current}\n"
-            "      webhookSecrets: [{name: hooks, key: next}, literal-hook]\n"
+            "      webhookSecrets:\n"
+            "        - {name: hooks, key: next}\n"
+            "        - literal-hook-long-enough-for-production\n"
         )
         + "  relay:\n    apiTokens: [{name: relay, key: api}]\n"
     )
@@ -306,11 +314,11 @@ def test_secret_references_are_read_from_the_secrets_directory(tmp_path: Path) -
 
     assert settings.bitbucket.consumers == (Consumer("ref-id", Secret("ref-secret")),)
     assert settings.bitbucket.webhook_secrets == (
-        Secret("hook-one"),
-        Secret("hook-two"),
-        Secret("literal-hook"),
+        Secret("hook-one-long-enough-for-production"),
+        Secret("hook-two-long-enough-for-production"),
+        Secret("literal-hook-long-enough-for-production"),
     )
-    assert settings.relay.api_tokens == (Secret("api-one"),)
+    assert settings.relay.api_tokens == (Secret("api-one-long-enough-for-production"),)
 
 
 def test_a_missing_secret_file_names_the_key_and_the_path(tmp_path: Path) -> None:
@@ -325,7 +333,10 @@ def test_a_missing_secret_file_names_the_key_and_the_path(tmp_path: Path) -> Non
 
 
 def test_environment_secrets_may_come_from_files(tmp_path: Path) -> None:
-    root = secrets_dir(tmp_path, {"hook": "from-file\n", "id": "file-id", "secret": "file-sec\n"})
+    root = secrets_dir(
+        tmp_path,
+        {"hook": "from-file-long-enough-for-production\n", "id": "file-id", "secret": "file-sec\n"},
+    )
 
     settings = load(
         tmp_path,
@@ -335,7 +346,7 @@ def test_environment_secrets_may_come_from_files(tmp_path: Path) -> None:
         BBRELAY_CLIENT_SECRET_FILE=str(root / "secret"),
     )
 
-    assert settings.bitbucket.webhook_secrets == (Secret("from-file"),)
+    assert settings.bitbucket.webhook_secrets == (Secret("from-file-long-enough-for-production"),)
     assert settings.bitbucket.consumers == (Consumer("file-id", Secret("file-sec")),)
 
 
@@ -381,10 +392,11 @@ def test_secrets_never_appear_in_the_settings_repr(tmp_path: Path) -> None:
     text = (
         git(
             "      clientId: visible-id\n      clientSecret: hush-client\n      token: hush-token\n"
-            "      webhookSecrets: [hush-hook]\n      username: me\n      password: hush-password\n"
+            "      webhookSecrets: [hush-hook-long-enough-for-production]\n"
+            "      username: me\n      password: hush-password\n"
             "      pipelines: {customVariables: {STUDIO_SECRET: hush-variable}}\n"
         )
-        + "  relay:\n    apiTokens: [hush-api]\n    redisUrl: redis://:hush-redis@host:6379/0\n"
+        + "  relay:\n    apiTokens: [hush-api-long-enough-for-production]\n    redisUrl: redis://:hush-redis@host:6379/0\n"
     )
 
     settings = load(tmp_path, text)
@@ -745,8 +757,8 @@ def test_request_settable_data_change_variables_may_not_shadow_configured_ones(
 
 
 def test_an_api_token_from_the_environment_is_one_token_commas_and_all(tmp_path: Path) -> None:
-    settings = load(tmp_path, "", BBRELAY_API_TOKEN="abc,def")
-    assert settings.relay.api_tokens == (Secret("abc,def"),)
+    settings = load(tmp_path, "", BBRELAY_API_TOKEN="abc,def-long-enough-for-production")
+    assert settings.relay.api_tokens == (Secret("abc,def-long-enough-for-production"),)
 
 
 def test_process_settings_come_from_the_environment_and_a_bad_one_is_named(tmp_path: Path) -> None:
