@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -41,21 +42,31 @@ class RingEntry:
 
 class SecretRing:
     def __init__(
-        self, client: redis.Redis[bytes], sealer: Sealer, *, lifetime: float = DEFAULT_LIFETIME
+        self,
+        client: redis.Redis[bytes],
+        sealer: Sealer,
+        *,
+        lifetime: float = DEFAULT_LIFETIME,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = client
         self.sealer = sealer
         self.lifetime = lifetime
+        self.clock = clock
         self._cached: tuple[float, tuple[Secret, ...]] = (0.0, ())
 
     def add(self, secret: str) -> None:
-        """Accept `secret` from now on; the newest is what hooks are given."""
-        self.redis.zadd(RING_KEY, {self.sealer.seal(secret): time.time()})
+        """Accept `secret` from now on; the newest is what hooks are given. Expired ones go."""
+        now = self.clock()
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(RING_KEY, "-inf", f"({now - self.lifetime}")
+        pipe.zadd(RING_KEY, {self.sealer.seal(secret): now})
+        pipe.execute()
 
     def entries(self) -> list[RingEntry]:
-        """The secrets still accepted, oldest first; expired ones are dropped from Redis."""
-        oldest = time.time() - self.lifetime
-        self.redis.zremrangebyscore(RING_KEY, "-inf", f"({oldest}")
+        """The secrets still accepted, oldest first. Reading never writes (the receiver reads on
+        every delivery its configured secrets do not verify): expired ones go on `add`/`retire`."""
+        oldest = self.clock() - self.lifetime
         found = []
         for sealed, added_at in self.redis.zrangebyscore(RING_KEY, oldest, "+inf", withscores=True):
             try:
@@ -67,8 +78,11 @@ class SecretRing:
     def retire(self, fingerprints: set[str]) -> list[RingEntry]:
         """Stop accepting the secrets with these fingerprints now; the entries removed."""
         gone = [entry for entry in self.entries() if entry.fingerprint in fingerprints]
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(RING_KEY, "-inf", f"({self.clock() - self.lifetime}")
         if gone:
-            self.redis.zrem(RING_KEY, *(entry.sealed for entry in gone))
+            pipe.zrem(RING_KEY, *(entry.sealed for entry in gone))
+        pipe.execute()
         return gone
 
     def newest(self) -> str | None:

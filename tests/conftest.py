@@ -13,12 +13,13 @@ import pytest
 import redis
 
 from shared.config.settings import BitbucketSettings, RelaySettings, Settings
-from shared.sealing import Sealer, new_encryption_key
+from shared.sealing import Sealer
 from shared.secret import Secret
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bitbucket"
 SIGNED_SECRET = "Gkvl$k$wyNpQAF42"
-ENCRYPTION_KEY = new_encryption_key()
+# Fixed, not generated: processes a test spawns import this module too and must share the key.
+ENCRYPTION_KEY = "Yml0YnVja2V0LXJlbGF5LXRlc3RzLW9ubHkta2V5ISE="  # b64 of a 32-byte test-only key
 SEALER = Sealer([Secret(ENCRYPTION_KEY)])
 KEYED = {"BBRELAY_ENCRYPTION_KEY": ENCRYPTION_KEY}  # what production needs besides
 SIGNED_DIGEST = "sha256=f205c729821c6954aff2afe72b965c34015b4baf96ea8ddc2cc44999c014a035"
