@@ -10,6 +10,7 @@ import pytest
 from shared.config import ConfigError, load_settings, parse_duration
 from shared.config.settings import Consumer, RelaySettings, Settings
 from shared.event_keys import ALIASES, CLOUD_EVENT_KEYS, SERVER_EVENT_KEYS, expand_event_keys
+from shared.sealing import new_encryption_key
 from shared.secret import Secret
 from tests.conftest import ENCRYPTION_KEY, KEYED
 
@@ -635,6 +636,93 @@ def test_a_configured_secret_means_none_is_generated(tmp_path: Path) -> None:
 
     assert settings.bitbucket.webhook_secrets == (Secret("configured"),)
     assert not settings.relay.generated_webhook_secret
+
+
+# --- encryption keys, secret strength, private files ----------------------------------------
+
+
+def test_development_generates_an_encryption_key_into_a_private_var_dir(tmp_path: Path) -> None:
+    env = {"BBRELAY_ENV": "development", "BBRELAY_VAR_DIR": str(tmp_path / "var")}
+
+    first = load_settings(write(tmp_path, ""), environ=env)
+    second = load_settings(write(tmp_path, ""), environ=env)
+
+    key_file = tmp_path / "var" / "encryption-key"
+    assert first.relay.encryption_keys == second.relay.encryption_keys
+    assert first.relay.encryption_keys == (Secret(key_file.read_text().strip()),)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+
+
+def test_production_without_an_encryption_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, ""), environ={"BBRELAY_VAR_DIR": str(tmp_path / "var")})
+
+    [problem] = caught.value.problems
+    assert problem.startswith("global.relay.encryptionKey: is required in production")
+    assert not (tmp_path / "var").exists()
+
+
+def test_two_encryption_keys_are_taken_in_order_and_bad_ones_are_named(tmp_path: Path) -> None:
+    new, old = new_encryption_key(), ENCRYPTION_KEY
+    settings = load(tmp_path, "", BBRELAY_ENCRYPTION_KEY=f"{new},{old}")
+    assert settings.relay.encryption_keys == (Secret(new), Secret(old))
+
+    error = problems_of(tmp_path, "", BBRELAY_ENCRYPTION_KEY="not-a-key")
+    assert error.problems == [
+        "BBRELAY_ENCRYPTION_KEY: value 1 is not a Fernet key (32 url-safe base64 bytes); "
+        "make one with: python -c "
+        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    ]
+    assert "not-a-key" not in str(error)
+    error = problems_of(tmp_path, "", BBRELAY_ENCRYPTION_KEY=",".join([ENCRYPTION_KEY] * 3))
+    assert error.problems == [
+        "BBRELAY_ENCRYPTION_KEY: has 3 keys; give the new one and at most one old"
+    ]
+
+
+def test_production_refuses_short_and_placeholder_secrets_without_quoting_them(
+    tmp_path: Path,
+) -> None:
+    text = git("      webhookSecret: your-webhook-secret\n") + (
+        "  relay:\n    apiTokens: [short-api-token]\n"
+    )
+
+    error = problems_of(tmp_path, text)
+
+    assert error.problems == [
+        "global.git.bitbucket.webhookSecret(s): value 1 is the example file's placeholder; "
+        "generate one (openssl rand -hex 32)",
+        "global.relay.apiTokens: value 1 is 15 characters; use at least 24 (openssl rand -hex 32)",
+    ]
+    assert "short-api-token" not in str(error)
+
+
+def test_development_warns_about_weak_secrets_and_loads(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        "",
+        BBRELAY_ENV="development",
+        BBRELAY_VAR_DIR=str(tmp_path / "var"),
+        BBRELAY_WEBHOOK_SECRET="weak",
+    )
+
+    assert settings.bitbucket.webhook_secrets == (Secret("weak"),)
+    assert settings.warnings == (
+        "BBRELAY_WEBHOOK_SECRET: value 1 is 4 characters; use at least 24 "
+        "(openssl rand -hex 32) (refused in production)",
+    )
+
+
+def test_a_client_id_is_an_identifier_shown_in_error_messages(tmp_path: Path) -> None:
+    text = git("      clientId: 12345\n      clientSecret: 98765\n")
+
+    error = problems_of(tmp_path, text)
+
+    assert error.problems == [
+        "global.git.bitbucket.clientId: must be a string, got 12345",
+        "global.git.bitbucket.clientSecret: must be a string",
+    ]
 
 
 # --- durations and event keys ----------------------------------------------------------------
