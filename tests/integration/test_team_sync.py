@@ -24,7 +24,7 @@ from shared.config.settings import (
 from shared.secret import Secret
 from shared.teams.store import TeamStore
 from shared.teams.sync import SyncReport, run_sync
-from tests.conftest import SEALER
+from tests.conftest import ENCRYPTION_KEY, SEALER
 from tests.fakes import team_data
 from tests.fakes.bitbucket_server import FakeBitbucket
 
@@ -162,7 +162,7 @@ def test_the_cli_prints_the_diff_and_a_dry_run_writes_nothing(
 ) -> None:
     settings = dataclasses.replace(
         _settings(fake),
-        relay=RelaySettings(redis_url=redis_url),
+        relay=RelaySettings(redis_url=redis_url, encryption_keys=(Secret(ENCRYPTION_KEY),)),
     )
     assert sync_teams_now(settings, None, dry_run=True, force=False) == 0
     assert TeamStore(redis.Redis.from_url(redis_url)).view("acme") is None
