@@ -25,6 +25,7 @@ from shared.reconcile.run import PassReport
 from shared.reconcile.scope import workspaces_to_reconcile
 from shared.reconcile.state import ReconcileState
 from shared.redis import connect, redacted_url
+from shared.sealing import Sealer
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
 from shared.teams.sync import workspaces_to_sync
@@ -167,7 +168,9 @@ class Checker:
     def bitbucket(self) -> list[Line]:
         if self.settings.dry_run:
             return [warn("bitbucket", "dry-run: not contacted", "add credentials")]
-        client = build_client(self.settings.bitbucket, self.redis)
+        client = build_client(
+            self.settings.bitbucket, self.redis, Sealer(self.settings.relay.encryption_keys)
+        )
         try:
             user = client.current_user()
         except BitbucketError as exc:

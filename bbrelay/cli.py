@@ -24,6 +24,7 @@ from shared.config.settings import RelaySettings, Settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect, redacted_url
+from shared.sealing import Sealer
 
 DEFAULT_REDIS_URL = next(f.default for f in fields(RelaySettings) if f.name == "redis_url")
 
@@ -129,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     hooks_install.set_defaults(func=_hooks, action="install")
     hooks_rotate = _command(hooks_sub, "rotate-secret", "give every hook a new secret")
     hooks_rotate.set_defaults(func=_hooks, action="rotate-secret", dry_run=False)
+    hooks_retire = _command(
+        hooks_sub, "retire-secret", "stop accepting rotated secrets now (all but the newest)"
+    )
+    hooks_retire.add_argument(
+        "fingerprints", nargs="*", metavar="FINGERPRINT", help="only these (as listed)"
+    )
+    hooks_retire.set_defaults(func=_retire_secret)
 
     replay = _command(sub, "replay", "run dead letters again: stored deliveries and dead jobs")
     replay.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID", help="these deliveries")
@@ -281,7 +289,7 @@ def _deliveries(args: argparse.Namespace, environ: dict[str, str]) -> int:
 
 def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
     settings = _settings(environ)
-    store = JobStore(connect(settings.relay.redis_url))
+    store = JobStore(connect(settings.relay.redis_url), Sealer(settings.relay.encryption_keys))
     if args.job_id:
         job = store.get(args.job_id)
         if job is None:
@@ -330,12 +338,13 @@ def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from bbrelay import hooks
     from shared.bitbucket.errors import BitbucketError
     from shared.bitbucket.factory import build_client
-    from shared.webhook_secrets import SecretRing
+    from shared.webhook_secrets import SecretRing, fingerprint
 
     settings = _settings(environ)
     client_redis = connect(settings.relay.redis_url)
-    client = build_client(settings.bitbucket, client_redis)
-    ring = SecretRing(client_redis)
+    sealer = Sealer(settings.relay.encryption_keys)
+    client = build_client(settings.bitbucket, client_redis, sealer)
+    ring = SecretRing(client_redis, sealer, lifetime=settings.relay.rotated_secret_lifetime)
     if settings.dry_run and not args.dry_run:
         print("no Bitbucket credentials: dry-run mode, nothing would be sent (use --dry-run)")
         return 1
@@ -353,17 +362,42 @@ def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
             new, lines = hooks.rotate_secret(client, settings, ring)
             for line in lines:
                 print(line)
-            print(f"new webhook secret: {new}")
+            print(f"new webhook secret: {new} (fingerprint {fingerprint(new)})")
+            days = settings.relay.rotated_secret_lifetime / 86400
             print(
                 "Deliveries signed with the old or the new secret are both accepted now. Put the\n"
-                "new one in webhookSecret (or BBRELAY_WEBHOOK_SECRET) and keep the old one in\n"
-                "webhookSecrets until Bitbucket has nothing older left to retry (a day covers\n"
-                "DC's retries; Cloud does not retry), then remove the old one."
+                f"new one in webhookSecret (or BBRELAY_WEBHOOK_SECRET) within {days:g} days (the\n"
+                "ring stops accepting it then) and keep the old one in webhookSecrets until\n"
+                "Bitbucket has nothing older left to retry (a day covers DC's retries; Cloud does\n"
+                "not retry), then remove the old one. `bbrelay hooks retire-secret` drops\n"
+                "rotated secrets from the ring at once."
             )
     except (hooks.HooksError, BitbucketError) as exc:
         print(f"hooks: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _retire_secret(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    """Remove rotated secrets from the ring now: the named ones, else all but the newest."""
+    from shared.webhook_secrets import SecretRing
+
+    settings = _settings(environ)
+    sealer = Sealer(settings.relay.encryption_keys)
+    ring = SecretRing(
+        connect(settings.relay.redis_url), sealer, lifetime=settings.relay.rotated_secret_lifetime
+    )
+    entries = ring.entries()
+    wanted = set(args.fingerprints) or {entry.fingerprint for entry in entries[:-1]}
+    gone = ring.retire(wanted)
+    for entry in gone:
+        added = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.added_at))
+        print(f"retired {entry.fingerprint} (added {added})")
+    kept = [entry.fingerprint for entry in entries if entry not in gone]
+    if not gone:
+        print("no rotated secret matched: nothing retired")
+    print(f"still accepted from the ring: {', '.join(kept) or 'none'}")
+    return 0 if gone or not args.fingerprints else 1
 
 
 def _replay(args: argparse.Namespace, environ: dict[str, str]) -> int:
@@ -372,7 +406,7 @@ def _replay(args: argparse.Namespace, environ: dict[str, str]) -> int:
     settings = _settings(environ)
     client = connect(settings.relay.redis_url)
     store = DeliveryStore(client)
-    jobs = JobStore(client)
+    jobs = JobStore(client, Sealer(settings.relay.encryption_keys))
     ids, job_ids = list(args.delivery_ids), list(args.job)
     if args.all_failed:
         ids += [str(r["delivery_id"]) for r in store.recent(10_000, failed=True)]

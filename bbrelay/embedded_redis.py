@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bbrelay.redis_server import RedisServer, RedisServerNotFound, find_redis_server, probe
+from shared.private_files import make_private_dir
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -74,7 +75,7 @@ class EmbeddedRedis:
         except RedisServerNotFound as exc:
             raise EmbeddedRedisError(str(exc)) from exc
         executable = self.server.path
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         # A port picked here may be taken by another process before redis-server binds it.
         attempts_left = 1 if self._requested_port is not None else 3
         while True:

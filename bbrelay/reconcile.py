@@ -11,6 +11,7 @@ from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.reconcile.run import PassReport, Reconciler
 from shared.redis import connect
+from shared.sealing import Sealer
 
 
 def reconcile_now(settings: Settings, *, dry_run: bool) -> int:
@@ -25,7 +26,7 @@ def reconcile_now(settings: Settings, *, dry_run: bool) -> int:
         dedupe_window=settings.relay.dedupe_window,
         deadline=settings.relay.recovery.delivery_deadline,
     )
-    client = build_client(settings.bitbucket, client_redis)
+    client = build_client(settings.bitbucket, client_redis, Sealer(settings.relay.encryption_keys))
     report = Reconciler(settings, client, client_redis, store, send).run(dry_run=dry_run)
     for line in describe(report):
         print(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import sys
@@ -13,6 +14,7 @@ from bbrelay import ports, with_redis
 from bbrelay.runtime import clear_runtime, write_runtime
 from bbrelay.supervisor import NamedCommand, run_processes
 from shared.config import load_settings
+from shared.private_files import PRIVATE_UMASK, make_private_dir, write_private_file
 
 APP = "workers.celery_app:app"
 
@@ -29,8 +31,7 @@ def flower_auth(var: Path, environ: Mapping[str, str]) -> str:
         return environ["FLOWER_BASIC_AUTH"]
     path = var / "flower-auth"
     if not path.exists():
-        path.write_text(f"admin:{secrets.token_urlsafe(12)}")
-        path.chmod(0o600)
+        write_private_file(path, f"admin:{secrets.token_urlsafe(12)}")
     return path.read_text().strip()
 
 
@@ -96,7 +97,8 @@ def run(environ: Mapping[str, str], *, port: int = 8000, concurrency: int = 2) -
         return 1
     env = {"BBRELAY_ENV": "development", **environ}
     var = Path(env.get("BBRELAY_VAR_DIR", "./var")).resolve()
-    var.mkdir(parents=True, exist_ok=True)
+    os.umask(PRIVATE_UMASK)  # what Redis, beat and the metrics write under var/ is ours alone
+    make_private_dir(var)
     env["BBRELAY_VAR_DIR"] = str(var)
     with ExitStack() as stack:
         redis = stack.enter_context(with_redis.redis_url(env, var / "redis", appendonly=True))

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from shared.private_files import make_private_dir, write_private_file
+
 RUNTIME_FILE = "runtime.json"
 # Still meaningful once the service has stopped: where its (development) secret and its
 # configuration are.
@@ -33,8 +35,8 @@ def write_runtime(environ: Mapping[str, str], data: Mapping[str, Any]) -> None:
     """Record the running service in its var dir and in the per-user state directory."""
     record = json.dumps({**data, "pid": os.getpid()}, indent=2)
     for directory in (var_dir(environ), state_dir(environ)):
-        directory.mkdir(parents=True, exist_ok=True)
-        _write_private(directory / RUNTIME_FILE, record)
+        make_private_dir(directory)
+        write_private_file(directory / RUNTIME_FILE, record)
 
 
 def clear_runtime(environ: Mapping[str, str]) -> None:
@@ -43,14 +45,7 @@ def clear_runtime(environ: Mapping[str, str]) -> None:
     user_file = state_dir(environ) / RUNTIME_FILE
     data = _load(user_file)
     if data.get("pid") == os.getpid():
-        _write_private(user_file, json.dumps({**data, "pid": 0}, indent=2))
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner may read: it holds the Redis URL, with its password."""
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(text)
+        write_private_file(user_file, json.dumps({**data, "pid": 0}, indent=2))
 
 
 def runtime_file(environ: Mapping[str, str]) -> Path:

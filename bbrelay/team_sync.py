@@ -11,6 +11,7 @@ from shared.bitbucket.errors import BitbucketError
 from shared.bitbucket.factory import build_client, http_options
 from shared.config.settings import Settings
 from shared.redis import connect
+from shared.sealing import Sealer
 from shared.teams.sink import deliver_outbox
 from shared.teams.snapshot import Diff
 from shared.teams.store import SyncInProgress, TeamStore
@@ -30,7 +31,10 @@ def sync_teams_now(settings: Settings, workspace: str | None, *, dry_run: bool, 
             print("team sync is off or no workspace is whitelisted (auth.bitbucket.teamSync)")
             return 0
     client_redis = connect(settings.relay.redis_url)
-    client = build_client(settings.bitbucket, client_redis, max_inline_wait=TEAM_SYNC_TOKEN_WAIT)
+    sealer = Sealer(settings.relay.encryption_keys)
+    client = build_client(
+        settings.bitbucket, client_redis, sealer, max_inline_wait=TEAM_SYNC_TOKEN_WAIT
+    )
     store = TeamStore(client_redis)
     failed = 0
     for name in names:

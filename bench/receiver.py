@@ -57,6 +57,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from flask import Flask
 
+from shared.sealing import new_encryption_key
 from shared.task_names import QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 BIN = Path(sys.executable).parent
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret-long-enough-for-production"
 WEBHOOK_PATH = "/api/webhooks/bitbucket"
 FIXTURE = ROOT / "tests" / "fixtures" / "bitbucket" / "cloud" / "repo-push.json"
 HOOK_UUID = "{6a5c4e8e-5f0b-4d8e-9b5e-bench0000000}"
@@ -414,6 +415,7 @@ def server_env(tmp: Path, redis_url: str) -> dict[str, str]:
         "BBRELAY_CONFIG": str(tmp / "values.yaml"),
         "BBRELAY_ENV": "production",
         "BBRELAY_WEBHOOK_SECRET": SECRET,
+        "BBRELAY_ENCRYPTION_KEY": new_encryption_key(),
         "BBRELAY_REDIS_URL": redis_url,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         "PYTHONPATH": str(ROOT),

@@ -30,6 +30,7 @@ from shared.config.settings import (
 )
 from shared.deliveries import DeliveryStore
 from shared.reconcile.run import Reconciler
+from shared.sealing import Sealer, new_encryption_key
 from shared.secret import Secret
 from tests.fakes.bitbucket_server import FakeBitbucket
 
@@ -61,7 +62,8 @@ def main() -> None:
             )
         )
         client_redis = fakeredis.FakeRedis()
-        client = build_client(settings.bitbucket, client_redis)
+        sealer = Sealer([Secret(new_encryption_key())])  # a throwaway key: the cache is ours
+        client = build_client(settings.bitbucket, client_redis, sealer)
         queued: list[str] = []
         reconciler = Reconciler(
             settings,

@@ -28,6 +28,7 @@ from shared.config.settings import (
     TeamsSettings,
     TeamSyncSettings,
 )
+from shared.sealing import Sealer, new_encryption_key
 from shared.secret import Secret
 from shared.teams.store import TeamStore
 from shared.teams.sync import run_sync
@@ -80,7 +81,9 @@ def main() -> None:
         with FakeBitbucket(product, tokens={"dc-token"}) as fake:
             team_data.seed(fake, "acme", args.members, args.groups)
             settings = settings_for(fake)
-            client = build_client(settings.bitbucket, client_redis)
+            client = build_client(
+                settings.bitbucket, client_redis, Sealer([Secret(new_encryption_key())])
+            )
             store = TeamStore(client_redis)
             started = time.perf_counter()
             report = run_sync(client, store, settings, "acme")

@@ -14,6 +14,7 @@ from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect
+from shared.sealing import Sealer
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)
@@ -47,8 +48,12 @@ def create_app(
     app.extensions["bbrelay.store"] = store
     enqueuer = enqueuer or CeleryEnqueuer(settings)
     app.extensions["bbrelay.enqueuer"] = enqueuer
-    app.extensions["bbrelay.jobs"] = JobStore(client, start_deadline=recovery.start_deadline)
-    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer, SecretRing(client))
+    sealer = Sealer(settings.relay.encryption_keys)
+    app.extensions["bbrelay.jobs"] = JobStore(
+        client, sealer, start_deadline=recovery.start_deadline
+    )
+    ring = SecretRing(client, sealer, lifetime=settings.relay.rotated_secret_lifetime)
+    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer, ring)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(jobs_api.bp)

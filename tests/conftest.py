@@ -13,10 +13,15 @@ import pytest
 import redis
 
 from shared.config.settings import BitbucketSettings, RelaySettings, Settings
+from shared.sealing import Sealer
 from shared.secret import Secret
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bitbucket"
 SIGNED_SECRET = "Gkvl$k$wyNpQAF42"
+# Fixed, not generated: processes a test spawns import this module too and must share the key.
+ENCRYPTION_KEY = "Yml0YnVja2V0LXJlbGF5LXRlc3RzLW9ubHkta2V5ISE="  # b64 of a 32-byte test-only key
+SEALER = Sealer([Secret(ENCRYPTION_KEY)])
+KEYED = {"BBRELAY_ENCRYPTION_KEY": ENCRYPTION_KEY}  # what production needs besides
 SIGNED_DIGEST = "sha256=f205c729821c6954aff2afe72b965c34015b4baf96ea8ddc2cc44999c014a035"
 
 
@@ -32,7 +37,11 @@ def make_settings(
         bitbucket=dataclasses.replace(
             BitbucketSettings(webhook_secrets=tuple(Secret(s) for s in secrets)), **bitbucket
         ),
-        relay=RelaySettings(redis_url=redis_url, api_tokens=(Secret("api-token"),)),
+        relay=RelaySettings(
+            redis_url=redis_url,
+            api_tokens=(Secret("api-token"),),
+            encryption_keys=(Secret(ENCRYPTION_KEY),),
+        ),
     )
 
 

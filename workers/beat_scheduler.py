@@ -6,10 +6,12 @@ from pathlib import Path
 
 from celery.beat import PersistentScheduler
 
+from shared.private_files import make_private_dir
+
 
 class SchedulerMakingItsDirectory(PersistentScheduler):  # type: ignore[misc]
     """`--schedule var/celerybeat-schedule` works before anything has made `var/`."""
 
     def setup_schedule(self) -> None:
-        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(self.schedule_filename).parent)
         super().setup_schedule()

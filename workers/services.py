@@ -16,6 +16,7 @@ from shared.deliveries import DeliveryStore
 from shared.followups import FollowUps
 from shared.jobs.store import JobStore
 from shared.redis import connect
+from shared.sealing import Sealer
 from shared.teams.store import TeamStore
 from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT
 
@@ -50,6 +51,7 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
     client = connect(settings.relay.redis_url)
     options = http_options(settings.bitbucket)
     recovery = settings.relay.recovery
+    sealer = Sealer(settings.relay.encryption_keys)
     return Services(
         settings=settings,
         redis=client,
@@ -58,12 +60,16 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
             dedupe_window=settings.relay.dedupe_window,
             deadline=recovery.delivery_deadline,
         ),
-        jobs=JobStore(client, start_deadline=recovery.start_deadline),
+        jobs=JobStore(client, sealer, start_deadline=recovery.start_deadline),
         follow_ups=FollowUps(client),
         teams=TeamStore(client),
-        bitbucket=build_client(settings.bitbucket, client, transport=transport),
+        bitbucket=build_client(settings.bitbucket, client, sealer, transport=transport),
         patient_bitbucket=build_client(
-            settings.bitbucket, client, transport=transport, max_inline_wait=TEAM_SYNC_TOKEN_WAIT
+            settings.bitbucket,
+            client,
+            sealer,
+            transport=transport,
+            max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
         ),
         platform_http=httpx.Client(transport=transport, **options),  # type: ignore[arg-type]
     )

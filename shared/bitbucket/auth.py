@@ -23,6 +23,7 @@ from authlib.common.errors import AuthlibBaseError
 from shared.bitbucket.errors import AuthFailed, BitbucketUnavailable, LimiterUnavailable
 from shared.bitbucket.oauth_client import OAuth2Client
 from shared.config.settings import BitbucketSettings, Consumer
+from shared.sealing import SealBroken, Sealer
 from shared.secret import Secret
 
 log = structlog.get_logger(__name__)
@@ -85,7 +86,7 @@ class BasicCredential:
 
 
 class OAuthCredential:
-    """Client credentials grant through Authlib, the token shared through Redis."""
+    """Client credentials grant through Authlib, the token shared (sealed) through Redis."""
 
     def __init__(
         self,
@@ -93,6 +94,7 @@ class OAuthCredential:
         token_url: str,
         client: redis.Redis[bytes],
         http_factory: Callable[..., OAuth2Client],
+        sealer: Sealer,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -101,6 +103,7 @@ class OAuthCredential:
         self.token_url = token_url
         self.redis = client
         self.http_factory = http_factory
+        self.sealer = sealer
         self.clock = clock
         self.key = f"{TOKEN_PREFIX}:token:{consumer.client_id}"
         self.lock_key = f"{TOKEN_PREFIX}:lock:{consumer.client_id}"
@@ -150,11 +153,20 @@ class OAuthCredential:
             now = self.clock()
 
     def _read_shared(self) -> tuple[str, float] | None:
+        data = self._shared_value()
+        if data is None:
+            return None
+        return str(data["access_token"]), float(data["expires_at"])
+
+    def _shared_value(self) -> dict[str, Any] | None:
+        """The cached token record; one sealed under a key no longer configured is no token."""
         raw = self.redis.get(self.key)
         if raw is None:
             return None
-        data = json.loads(raw)
-        return str(data["access_token"]), float(data["expires_at"])
+        try:
+            return dict(json.loads(self.sealer.unseal(raw)))
+        except SealBroken:
+            return None
 
     def _fetch_and_share(self) -> str:
         token = self._fetch()
@@ -166,7 +178,7 @@ class OAuthCredential:
             "scopes": token.get("scopes") or token.get("scope") or "",
         }
         ttl_ms = max(1000, int((expires_in - REFRESH_MARGIN / 2) * 1000))
-        self.redis.set(self.key, json.dumps(value), px=ttl_ms)
+        self.redis.set(self.key, self.sealer.seal(json.dumps(value)), px=ttl_ms)
         self._local = (str(token["access_token"]), expires_at)
         log.info("oauth.token_fetched", consumer=self.identity, expires_in=int(expires_in))
         return str(token["access_token"])
@@ -194,14 +206,15 @@ class OAuthCredential:
 
     def granted_scopes(self) -> str:
         """The scopes of the shared token, as the token endpoint listed them."""
-        raw = self.redis.get(self.key)
-        return str(json.loads(raw).get("scopes", "")) if raw else ""
+        data = self._shared_value()
+        return str(data.get("scopes", "")) if data else ""
 
 
 def credentials_from_settings(
     settings: BitbucketSettings,
     client: redis.Redis[bytes],
     http_factory: Callable[..., OAuth2Client],
+    sealer: Sealer,
 ) -> list[Credential]:
     """An explicit token or user wins over OAuth consumers (DESIGN §6); else the pool."""
     if settings.token:
@@ -209,6 +222,6 @@ def credentials_from_settings(
     if settings.username and settings.password:
         return [BasicCredential(settings.username, settings.password)]
     return [
-        OAuthCredential(consumer, settings.token_url, client, http_factory)
+        OAuthCredential(consumer, settings.token_url, client, http_factory, sealer)
         for consumer in settings.consumers
     ]

@@ -17,6 +17,7 @@ from shared.bitbucket.oauth_client import OAuth2Client
 from shared.bitbucket.transport import Sender, origin
 from shared.config.settings import BitbucketSettings
 from shared.ratelimit import ConsumerPool, TokenBucket
+from shared.sealing import Sealer
 
 USER_AGENT = "bitbucket-relay/0.1"
 
@@ -49,6 +50,7 @@ def allowed_origins(settings: BitbucketSettings) -> frozenset[str]:
 def build_client(
     settings: BitbucketSettings,
     client: redis.Redis[bytes],
+    sealer: Sealer,
     *,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
@@ -73,7 +75,7 @@ def build_client(
             **options,
         )
 
-    credentials = credentials_from_settings(settings, client, oauth_client)
+    credentials = credentials_from_settings(settings, client, oauth_client, sealer)
     bucket = TokenBucket.from_settings(client, settings.rate_limit)
     pool = ConsumerPool(bucket, [credential.identity for credential in credentials])
     http = httpx.Client(transport=transport, **options)  # type: ignore[arg-type]

@@ -22,11 +22,13 @@ from shared.config.durations import parse_duration
 from shared.config.schema import Problems, validate_values
 from shared.config.secrets import read_or_create_dev_secret
 from shared.config.settings import Settings
+from shared.sealing import HOW_TO_MAKE_A_KEY, new_encryption_key
 from shared.secret import Secret
 
 __all__ = ["ConfigError", "load_settings", "parse_duration"]
 
 DEV_SECRET_NAME = "webhook-secret"  # noqa: S105 (a file name)
+DEV_ENCRYPTION_KEY_NAME = "encryption-key"
 
 
 class ConfigError(Exception):
@@ -52,6 +54,7 @@ def load_settings(
     settings = SettingsBuilder(values, env, problems).settings(source)
     if not problems:
         settings = _with_dev_secret(settings, problems)
+        settings = _with_encryption_key(settings, problems)
     if problems:
         raise ConfigError(problems.lines(), source)
     return settings
@@ -144,3 +147,26 @@ def _with_dev_secret(settings: Settings, problems: Problems) -> Settings:
         bitbucket=dataclasses.replace(settings.bitbucket, webhook_secrets=(Secret(value),)),
         relay=dataclasses.replace(settings.relay, generated_webhook_secret=True),
     )
+
+
+def _with_encryption_key(settings: Settings, problems: Problems) -> Settings:
+    """The configured encryption keys; in development `<varDir>/encryption-key` (made once);
+    in production none is a problem: secrets kept in Redis must be sealed."""
+    if settings.relay.encryption_keys:
+        return settings
+    key = f"{RELAY}.encryptionKey"
+    if settings.relay.environment != "development":
+        problems.add(
+            key,
+            "is required in production (or BBRELAY_ENCRYPTION_KEY, BBRELAY_ENCRYPTION_KEY_FILE, "
+            f"encryptionKeySecret): it seals the secrets kept in Redis; {HOW_TO_MAKE_A_KEY}",
+        )
+        return settings
+    file = Path(settings.relay.var_dir) / DEV_ENCRYPTION_KEY_NAME
+    try:
+        value = read_or_create_dev_secret(file, new_encryption_key)
+    except OSError as exc:
+        problems.add(f"{RELAY}.varDir", f"cannot keep a development encryption key there: {exc}")
+        return settings
+    relay = dataclasses.replace(settings.relay, encryption_keys=(Secret(value),))
+    return dataclasses.replace(settings, relay=relay)

@@ -50,6 +50,7 @@ from shared.config.settings import (
     TeamSyncSettings,
     WebhookSettings,
 )
+from shared.config.strength import weakness
 from shared.event_keys import (
     ALIASES,
     ALL_EVENT_KEYS,
@@ -59,6 +60,7 @@ from shared.event_keys import (
     expand_event_keys,
     unknown_event_key_message,
 )
+from shared.sealing import HOW_TO_MAKE_A_KEY, is_encryption_key
 from shared.secret import Secret
 
 GIT = "global.git.bitbucket"
@@ -258,7 +260,20 @@ class SettingsBuilder:
         from_env = split_list(self.secrets.from_env("BBRELAY_WEBHOOK_SECRET"))
         single = self.secrets.from_section(self.git, "webhookSecret", GIT)
         listed = self.secrets.from_list(self.git.get("webhookSecrets"), f"{GIT}.webhookSecrets")
-        return unique([*from_env, *([single] if single else []), *listed])
+        found = unique([*from_env, *([single] if single else []), *listed])
+        self.check_strength(found, self.source("BBRELAY_WEBHOOK_SECRET", f"{GIT}.webhookSecret(s)"))
+        return found
+
+    def check_strength(self, values: list[str], key: str) -> None:
+        """Weak secrets are refused in production and warned about in development."""
+        for index, value in enumerate(values):
+            why = weakness(value)
+            if why is None:
+                continue
+            if self.environment == "production":
+                self.problems.add(key, f"value {index + 1} {why}")
+            else:
+                self.warnings.append(f"{key}: value {index + 1} {why} (refused in production)")
 
     def webhooks(self, product: Product) -> WebhookSettings:
         hooks: WebhookSettings = built(WebhooksSchema, self.git.get("webhooks"))
@@ -503,11 +518,19 @@ class SettingsBuilder:
         api_tokens = self.secrets.from_list(values.get("api_tokens"), f"{RELAY}.apiTokens")
         env_token = self.secrets.from_env("BBRELAY_API_TOKEN")  # one token, commas and all
         api_tokens += [env_token.strip()] if env_token and env_token.strip() else []
+        environment: Environment = values.get("environment") or RelaySettings.environment
+        self.environment = environment
+        self.check_strength(
+            unique(api_tokens), self.source("BBRELAY_API_TOKEN", f"{RELAY}.apiTokens")
+        )
+        keys = self.encryption_keys()
+        values = {k: v for k, v in values.items() if not k.startswith("encryptionKey")}
         relay = RelaySettings(
             **given(
                 {
                     **values,
                     "api_tokens": [Secret(token) for token in unique(api_tokens)],
+                    "encryption_keys": [Secret(key) for key in keys],
                     "recovery": built(RecoverySchema, values.get("recovery")),
                 }
             )
@@ -515,3 +538,22 @@ class SettingsBuilder:
         if values.get("log_format") is None and relay.environment == "development":
             relay = dataclasses.replace(relay, log_format="console")
         return relay
+
+    def encryption_keys(self) -> list[str]:
+        """`BBRELAY_ENCRYPTION_KEY`, else `encryptionKey(Secret)`: Fernet keys, the first seals."""
+        key = self.source("BBRELAY_ENCRYPTION_KEY", f"{RELAY}.encryptionKey")
+        text = self.secrets.from_env("BBRELAY_ENCRYPTION_KEY") or self.secrets.from_section(
+            self.relay_values, "encryptionKey", RELAY
+        )
+        keys = split_list(text)
+        for index, value in enumerate(keys):
+            if not is_encryption_key(value):
+                self.problems.add(
+                    key,
+                    f"value {index + 1} is not a Fernet key (32 url-safe base64 bytes); "
+                    + HOW_TO_MAKE_A_KEY,
+                )
+                return []
+        if len(keys) > 2:
+            self.problems.add(key, f"has {len(keys)} keys; give the new one and at most one old")
+        return keys

@@ -129,7 +129,7 @@ def built(schema: type[Section], value: Any) -> Any:
 
 
 class ConsumerSchema(Section):
-    clientId = Text(secret=True)
+    clientId = Text()  # an identifier (in logs, metric labels, keys), not a secret
     clientIdSecret = SecretRefField()
     clientSecret = Text(secret=True)
     clientSecretSecret = SecretRefField()
@@ -287,7 +287,7 @@ class GitBitbucketSchema(Section):
     type = Choice(("cloud", "server"))
     url = Url()
     apiUrl = Url()
-    clientId = Text(secret=True)
+    clientId = Text()  # an identifier (in logs, metric labels, keys), not a secret
     clientIdSecret = SecretRefField()
     clientSecret = Text(secret=True)
     clientSecretSecret = SecretRefField()
@@ -327,7 +327,7 @@ class AuthBitbucketSchema(Section):
     enabled = Boolean()
     type = Choice(("cloud", "server"))
     url = Url()
-    clientId = Text(secret=True)
+    clientId = Text()  # an identifier (in logs, metric labels, keys), not a secret
     clientIdSecret = SecretRefField()
     clientSecret = Text(secret=True)
     clientSecretSecret = SecretRefField()
@@ -369,6 +369,9 @@ class RelaySchema(Section):
     dedupe_window = Duration()
     max_body_bytes = Integer()
     recovery = _nested(RecoverySchema)
+    encryptionKey = Text(secret=True)  # Fernet keys, comma-separated: the first seals
+    encryptionKeySecret = SecretRefField()
+    rotated_secret_lifetime = Duration()
 
 
 # --- the structure around them (Studio's layout) -------------------------------------------

@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from shared.config.fields import SecretRef
 from shared.config.schema import Problems
+from shared.private_files import PRIVATE_FILE_MODE, make_private_dir
 
 DEFAULT_SECRETS_DIR = "/var/run/secrets/bbrelay"
 
@@ -88,16 +89,20 @@ class SecretSource:
         return value or None
 
 
-def read_or_create_dev_secret(file: Path) -> str:
-    """The secret in `file`, created (mode 0600, directory too) if absent; safe when processes
-    start together. Raises OSError when it cannot be read or written."""
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def read_or_create_dev_secret(file: Path, make: Callable[[], str] = _new_secret) -> str:
+    """The secret in `file`, created by `make` (mode 0600, its directory 0700) if absent; safe
+    when processes start together. Raises OSError when it cannot be read or written."""
     if not file.exists():
-        file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(file.parent)
         draft = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(secrets.token_urlsafe(32) + "\n")
+                handle.write(make() + "\n")
             with contextlib.suppress(FileExistsError):
                 os.link(draft, file)  # atomic: the first process to link wins
         finally:

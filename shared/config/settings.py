@@ -211,6 +211,8 @@ class RelaySettings:
     max_body_bytes: int = 256 * 1024
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
     generated_webhook_secret: bool = False
+    encryption_keys: tuple[Secret, ...] = ()  # seal secrets kept in Redis; the first seals
+    rotated_secret_lifetime: float = 7 * 86400.0  # how long a rotate-secret secret is accepted
     retry_base_delay: float = 2.0  # seconds; the first back-off of a retried Bitbucket call
     worker_metrics_port: int | None = None  # a worker serves /metrics here when set
     worker_metrics_address: str = "127.0.0.1"

@@ -89,10 +89,6 @@ class Job:
         }
 
 
-def request_to_json(request: JobRequest) -> str:
-    return json.dumps(asdict(request), sort_keys=True)
-
-
 def request_from_json(text: str | bytes) -> JobRequest:
     data = json.loads(text)
     known = {f.name for f in fields(JobRequest)}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 from typing import Any
 
 import redis
 
-from shared.jobs.model import STATE_RANK, Job, JobRequest, request_from_json, request_to_json
+from shared.jobs.model import STATE_RANK, Job, JobRequest, request_from_json
 from shared.lua import script
+from shared.sealing import Sealer
 
 PREFIX = "bbrelay"
 JOBS_INDEX = f"{PREFIX}:jobs"
@@ -25,12 +28,18 @@ def job_key(job_id: str) -> str:
 
 
 class JobStore:
-    """One Redis hash per job; every transition is one atomic script."""
+    """One Redis hash per job; every transition is one atomic script. The request's variables
+    (a data-change request's may be secrets) are kept sealed."""
 
     def __init__(
-        self, client: redis.Redis[bytes], *, start_deadline: float = DEFAULT_START_DEADLINE
+        self,
+        client: redis.Redis[bytes],
+        sealer: Sealer,
+        *,
+        start_deadline: float = DEFAULT_START_DEADLINE,
     ) -> None:
         self.redis = client
+        self.sealer = sealer
         self.start_deadline = start_deadline
         self._create = client.register_script(script("create_job"))
         self._claim = client.register_script(script("claim_job_start"))
@@ -47,7 +56,7 @@ class JobStore:
                 request.job_id,
                 f"{now:.6f}",
                 JOB_TTL,
-                request_to_json(request),
+                self._request_json(request),
                 f"{now + self.start_deadline:.6f}",
             ],
         )
@@ -85,7 +94,7 @@ class JobStore:
 
     def update_request(self, request: JobRequest) -> None:
         """Store what was learnt about the request (a resolved full commit hash)."""
-        self.redis.hset(job_key(request.job_id), "request", request_to_json(request))
+        self.redis.hset(job_key(request.job_id), "request", self._request_json(request))
 
     def mark_posted(self, job_id: str, state: str) -> None:
         self.redis.hset(job_key(job_id), "status_posted", state)
@@ -129,7 +138,7 @@ class JobStore:
 
     def get(self, job_id: str) -> Job | None:
         raw = self.redis.hgetall(job_key(job_id))
-        return job_from_hash(raw) if raw else None
+        return self._job(raw) if raw else None
 
     def recent(self, limit: int = 20) -> list[Job]:
         ids = self.redis.zrevrange(JOBS_INDEX, 0, max(0, limit - 1))
@@ -139,13 +148,26 @@ class JobStore:
         pipe = self.redis.pipeline()
         for job_id in ids:
             pipe.hgetall(job_key(job_id))
-        return [job_from_hash(raw) for raw in pipe.execute() if raw]
+        return [self._job(raw) for raw in pipe.execute() if raw]
+
+    def _request_json(self, request: JobRequest) -> str:
+        """The request as stored: its variables sealed (an empty mapping stays as it is)."""
+        data: dict[str, Any] = asdict(request)
+        if request.variables:
+            data["variables"] = self.sealer.seal(json.dumps(request.variables))
+        return json.dumps(data, sort_keys=True)
+
+    def _job(self, raw: dict[bytes, bytes]) -> Job:
+        values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+        data = json.loads(values["request"])
+        if isinstance(data.get("variables"), str):
+            data["variables"] = json.loads(self.sealer.unseal(data["variables"]))
+        return job_from_values(values, request_from_json(json.dumps(data)))
 
 
-def job_from_hash(raw: dict[bytes, bytes]) -> Job:
-    values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+def job_from_values(values: dict[str, Any], request: JobRequest) -> Job:
     return Job(
-        request=request_from_json(values["request"]),
+        request=request,
         state=values.get("state", "PENDING"),
         description=values.get("description", ""),
         external_id=values.get("external_id") or None,

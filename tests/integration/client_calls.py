@@ -11,6 +11,7 @@ from shared.bitbucket.errors import BucketEmpty
 from shared.bitbucket.factory import build_client
 from shared.config.settings import BitbucketSettings, Consumer, RateLimit
 from shared.secret import Secret
+from tests.conftest import SEALER
 
 
 def cloud_settings(
@@ -27,7 +28,9 @@ def cloud_settings(
 
 def concurrent_user_calls(redis_url: str, api_url: str, token_url: str, threads: int) -> int:
     """`threads` simultaneous current_user calls from one process; how many succeeded."""
-    client = build_client(cloud_settings(api_url, token_url), redis.Redis.from_url(redis_url))
+    client = build_client(
+        cloud_settings(api_url, token_url), redis.Redis.from_url(redis_url), SEALER
+    )
     with ThreadPoolExecutor(threads) as pool:
         users = list(pool.map(lambda _: client.current_user(), range(threads)))
     return sum(1 for user in users if user.name == "relay")
@@ -38,7 +41,7 @@ def calls_of(
 ) -> int:
     """Make `count` calls as fast as the bucket allows, sleeping out BucketEmpty; calls made."""
     settings = cloud_settings(api_url, token_url, rate_limit)
-    client = build_client(settings, redis.Redis.from_url(redis_url))
+    client = build_client(settings, redis.Redis.from_url(redis_url), SEALER)
     made = 0
     while made < count:
         try:

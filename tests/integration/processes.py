@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import ENCRYPTION_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -27,7 +29,8 @@ def free_port() -> int:
 def service_env(
     redis_url: str, tmp: Path, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """A clean environment for service processes: no config file, test secrets."""
+    """A clean environment for service processes: no config file, test secrets, production with
+    the tests' encryption key (so a test can open what the services sealed with `SEALER`)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -40,6 +43,7 @@ def service_env(
         "BBRELAY_CONFIG": str(config),
         "BBRELAY_REDIS_URL": redis_url,
         "BBRELAY_ENV": "production",
+        "BBRELAY_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "BBRELAY_VAR_DIR": str(tmp / "var"),
         "PYTHONPATH": str(ROOT),
         **(extra or {}),

@@ -18,8 +18,8 @@ from shared.secret import Secret
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.integration.processes import BIN, beat, receiver, service_env, worker
 
-WEBHOOK_SECRET = "e2e-webhook-secret"
-API_TOKEN = "e2e-api-token"
+WEBHOOK_SECRET = "e2e-webhook-secret-long-enough-for-production"
+API_TOKEN = "e2e-api-token-long-enough-for-production"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bitbucket"
 
 

@@ -16,6 +16,7 @@ from shared.bitbucket.errors import AuthFailed, BitbucketUnavailable, RateLimite
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.models import BuildStatus
 from shared.config.settings import RateLimit, Timeouts
+from tests.conftest import SEALER
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.integration.client_calls import calls_of, cloud_settings, concurrent_user_calls
 
@@ -35,7 +36,7 @@ def _client(
     fake: FakeBitbucket, redis_url: str, rate_limit: RateLimit | None = None
 ) -> BitbucketClient:
     settings = cloud_settings(fake.api_url, fake.token_url, rate_limit)
-    return build_client(settings, redis.Redis.from_url(redis_url), sleep=time.sleep)
+    return build_client(settings, redis.Redis.from_url(redis_url), SEALER, sleep=time.sleep)
 
 
 def test_first_call_fetches_a_token_and_later_calls_reuse_it(
@@ -104,7 +105,7 @@ def test_429_pauses_the_consumer_then_succeeds(fake: FakeBitbucket, redis_url: s
         time.sleep(seconds)
 
     settings = cloud_settings(fake.api_url, fake.token_url)
-    client = build_client(settings, redis.Redis.from_url(redis_url), sleep=sleep)
+    client = build_client(settings, redis.Redis.from_url(redis_url), SEALER, sleep=sleep)
     fake.fail_next(1, status=429, path="/2.0/user")
     with pytest.raises(RateLimited) as raised:
         client.current_user()
@@ -148,7 +149,7 @@ def test_a_slow_answer_past_the_read_timeout_is_retryable(
     settings = dataclasses.replace(
         cloud_settings(fake.api_url, fake.token_url), timeout=Timeouts(read=0.3)
     )
-    client = build_client(settings, redis.Redis.from_url(redis_url))
+    client = build_client(settings, redis.Redis.from_url(redis_url), SEALER)
     client.current_user()
     fake.delay(1.0, path="/2.0/user", n=1)
     with pytest.raises(BitbucketUnavailable, match="ReadTimeout"):

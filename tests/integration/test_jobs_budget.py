@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from shared.jobs.store import JobStore
+from tests.conftest import SEALER
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.integration.processes import wait_until
 from tests.integration.relay import bitbucket_values, push_of, relay
@@ -46,7 +47,7 @@ def test_two_hundred_pushes_never_exceed_bitbuckets_budget(redis_url: str, tmp_p
                 answer = bbrelay.deliver("cloud", "repo:push", push_of(sha), f"burst-{n}")
                 assert answer.status_code == 202
                 time.sleep(max(0.0, started + (n + 1) / RATE - time.monotonic()))
-            jobs = JobStore(redis.Redis.from_url(redis_url))
+            jobs = JobStore(redis.Redis.from_url(redis_url), SEALER)
             wait_until(lambda: len(jobs.recent(PUSHES + 10)) == PUSHES, timeout=60)
             wait_until(lambda: len(fake.requests_to("/2.0/*")) >= BURST, timeout=60)
     assert fake.responses_with(429) == 0

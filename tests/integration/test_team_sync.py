@@ -24,6 +24,7 @@ from shared.config.settings import (
 from shared.secret import Secret
 from shared.teams.store import TeamStore
 from shared.teams.sync import SyncReport, run_sync
+from tests.conftest import ENCRYPTION_KEY, SEALER
 from tests.fakes import team_data
 from tests.fakes.bitbucket_server import FakeBitbucket
 
@@ -63,7 +64,7 @@ def _sync(fake: FakeBitbucket, redis_url: str, **options: bool) -> tuple[TeamSto
     client_redis = redis.Redis.from_url(redis_url)
     settings = _settings(fake)
     store = TeamStore(client_redis)
-    client = build_client(settings.bitbucket, client_redis)
+    client = build_client(settings.bitbucket, client_redis, SEALER)
     return store, run_sync(client, store, settings, "acme", **options)
 
 
@@ -161,7 +162,7 @@ def test_the_cli_prints_the_diff_and_a_dry_run_writes_nothing(
 ) -> None:
     settings = dataclasses.replace(
         _settings(fake),
-        relay=RelaySettings(redis_url=redis_url),
+        relay=RelaySettings(redis_url=redis_url, encryption_keys=(Secret(ENCRYPTION_KEY),)),
     )
     assert sync_teams_now(settings, None, dry_run=True, force=False) == 0
     assert TeamStore(redis.Redis.from_url(redis_url)).view("acme") is None

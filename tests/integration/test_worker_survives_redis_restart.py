@@ -22,7 +22,7 @@ from tests.integration.processes import receiver, service_env, wait_until, worke
 
 pytestmark = pytest.mark.integration
 
-SECRET = "restart-secret"
+SECRET = "restart-secret-long-enough-for-production"
 BODY = fixture_bytes("cloud/repo-push-signed.json")
 LOST = b"Connection to broker lost"
 DEADLINE = 60.0

@@ -34,6 +34,7 @@ from shared.bitbucket.models import BuildStatus
 from shared.bitbucket.transport import retry_after
 from shared.config.settings import BitbucketSettings, Consumer, RateLimit
 from shared.secret import Secret
+from tests.conftest import SEALER
 
 CLOUD = "https://api.bitbucket.org/2.0"
 SHA = "d7f300a32270053bdfd97a6d64113f58202c33e7"
@@ -93,6 +94,7 @@ def _client(
     return build_client(
         settings or _settings(),
         redis_client or fakeredis.FakeRedis(),
+        SEALER,
         transport=httpx.MockTransport(recorder),
         sleep=sleeps.append,
     )
@@ -317,7 +319,7 @@ def test_pipelines_are_refused_on_server() -> None:
 
 
 def test_dry_run_sends_nothing_and_answers_harmlessly() -> None:
-    client = build_client(BitbucketSettings(), fakeredis.FakeRedis())
+    client = build_client(BitbucketSettings(), fakeredis.FakeRedis(), SEALER)
     client.post_build_status("ws/repo", SHA, STATUS)
     pipeline = client.trigger_pipeline("ws/repo", {"type": "pipeline_ref_target"}, [])
     assert pipeline.state == "PENDING"
@@ -422,7 +424,7 @@ def test_the_search_reads_a_bounded_number_of_pages() -> None:
 
 
 def test_dry_run_finds_no_pipeline() -> None:
-    client = build_client(BitbucketSettings(), fakeredis.FakeRedis())
+    client = build_client(BitbucketSettings(), fakeredis.FakeRedis(), SEALER)
     assert client.find_pipeline_for_job("ws/repo", SHA, JOB) is None
 
 

@@ -11,6 +11,7 @@ from shared.deliveries import DeliveryStore
 from shared.jobs.model import JobRequest
 from shared.jobs.planning import job_id
 from shared.jobs.store import JobStore
+from tests.conftest import SEALER
 from tests.fakes.bitbucket_server import PipelineRun
 
 
@@ -31,7 +32,7 @@ def _job(jobs: JobStore, commit: str) -> str:
 def test_an_accepted_delivery_not_processed_and_a_job_not_final_keep_it_unsettled(
     fake_redis: redis.Redis[bytes],
 ) -> None:
-    deliveries, jobs = DeliveryStore(fake_redis), JobStore(fake_redis)
+    deliveries, jobs = DeliveryStore(fake_redis), JobStore(fake_redis, SEALER)
     sent = [
         _accepted(deliveries, "done", "a" * 40, pipeline=False),
         _accepted(deliveries, "stuck", "b" * 40, pipeline=False),

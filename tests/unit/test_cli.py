@@ -17,7 +17,8 @@ import structlog
 from bbrelay import check, cli
 from shared.config.settings import TeamsSettings, TeamSyncSettings
 from shared.deliveries import DeliveryStore
-from tests.conftest import make_settings
+from shared.webhook_secrets import RING_KEY, SecretRing, fingerprint
+from tests.conftest import KEYED, SEALER, make_settings
 from workers.beat_heartbeat import STARTED_KEY
 
 
@@ -31,11 +32,14 @@ def structlog_restored() -> Iterator[None]:
 
 @pytest.fixture
 def user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A user outside any checkout, with a webhook secret and a Redis named, no service running."""
+    """A user outside any checkout, with a webhook secret, an encryption key and a Redis named, no
+    service running."""
     for name in ("BBRELAY_CONFIG", "BBRELAY_VAR_DIR", "REDIS_URL", "BBRELAY_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("BBRELAY_WEBHOOK_SECRET", "s3cret")
+    monkeypatch.setenv("BBRELAY_WEBHOOK_SECRET", "a-webhook-secret-long-enough-for-production")
+    for name, value in KEYED.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("BBRELAY_REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -126,3 +130,17 @@ def test_check_calls_a_team_sync_still_to_come_not_yet_and_a_redis_without_relay
 
     client.set(STARTED_KEY, f"{time.time() - 3700:.3f}")
     assert [line.status for line in checker.team_sync()] == ["fail"]
+
+
+def test_retire_secret_keeps_only_the_newest_rotated_secret(
+    user: Path, fake_redis: fakeredis.FakeRedis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ring = SecretRing(fake_redis, SEALER)
+    for n, secret in enumerate(("first-rotated-secret-0123456", "second-rotated-secret-012345")):
+        fake_redis.zadd(RING_KEY, {SEALER.seal(secret): time.time() - 10 + n})
+    assert cli.main(["hooks", "retire-secret"]) == 0
+    out = capsys.readouterr().out
+    assert f"retired {fingerprint('first-rotated-secret-0123456')}" in out
+    assert "first-rotated" not in out and "second-rotated" not in out
+    assert [entry.secret.reveal() for entry in ring.entries()] == ["second-rotated-secret-012345"]
+    assert cli.main(["hooks", "retire-secret", "000000000000"]) == 1

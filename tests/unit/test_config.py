@@ -8,14 +8,18 @@ from pathlib import Path
 import pytest
 
 from shared.config import ConfigError, load_settings, parse_duration
-from shared.config.settings import Consumer, Settings
+from shared.config.settings import Consumer, RelaySettings, Settings
 from shared.event_keys import ALIASES, CLOUD_EVENT_KEYS, SERVER_EVENT_KEYS, expand_event_keys
+from shared.sealing import new_encryption_key
 from shared.secret import Secret
+from tests.conftest import ENCRYPTION_KEY, KEYED
 
 REPO = Path(__file__).resolve().parents[2]
 STUDIO_EXAMPLE = REPO / "tests" / "fixtures" / "values" / "studio-example.yaml"
 SHARED_STUDIO_EXAMPLE = Path("/work/shared/examples/values.yaml")
 OUR_EXAMPLE = REPO / "examples" / "values.yaml"
+# The example files' placeholders are refused in production; development warns and loads them.
+EXAMPLE_ENV = {**KEYED, "BBRELAY_ENV": "development"}
 
 
 def write(tmp_path: Path, text: str, name: str = "values.yaml") -> Path:
@@ -25,7 +29,7 @@ def write(tmp_path: Path, text: str, name: str = "values.yaml") -> Path:
 
 
 def load(tmp_path: Path, text: str, **env: str) -> Settings:
-    return load_settings(write(tmp_path, text), environ=env)
+    return load_settings(write(tmp_path, text), environ={**KEYED, **env})
 
 
 def problems_of(tmp_path: Path, text: str, **env: str) -> ConfigError:
@@ -48,7 +52,7 @@ def studio_examples() -> list[Path]:
 
 @pytest.mark.parametrize("path", studio_examples(), ids=str)
 def test_studio_example_loads_as_it_is(path: Path) -> None:
-    settings = load_settings(path, environ={})
+    settings = load_settings(path, environ=EXAMPLE_ENV)
 
     bitbucket = settings.bitbucket
     assert bitbucket.product == "cloud"
@@ -87,7 +91,7 @@ def test_repo_copy_of_the_studio_example_matches_the_shared_one() -> None:
 
 
 def test_our_example_loads_with_every_section() -> None:
-    settings = load_settings(OUR_EXAMPLE, environ={})
+    settings = load_settings(OUR_EXAMPLE, environ=EXAMPLE_ENV)
 
     bitbucket = settings.bitbucket
     assert [c.client_id for c in bitbucket.consumers] == ["relay-client-id", "second-client-id"]
@@ -111,7 +115,8 @@ def test_our_example_loads_with_every_section() -> None:
     assert settings.relay.public_url == "https://relay.example.com"
     assert settings.relay.api_tokens == (Secret("an-api-token-for-studio"),)
     assert settings.relay.dedupe_window == 86400.0
-    assert settings.warnings == ()
+    assert len(settings.warnings) == 3  # the placeholders, refused in production
+    assert all("(refused in production)" in warning for warning in settings.warnings)
 
 
 # --- where the file comes from, defaults ----------------------------------------------------
@@ -122,9 +127,9 @@ def test_no_file_and_no_environment_gives_the_defaults(
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    settings = load_settings(environ={})
+    settings = load_settings(environ=dict(KEYED))
 
-    assert settings == Settings()
+    assert settings == Settings(relay=RelaySettings(encryption_keys=(Secret(ENCRYPTION_KEY),)))
     assert settings.dry_run
 
 
@@ -134,7 +139,7 @@ def test_values_yaml_in_the_working_directory_is_read_when_no_path_is_given(
     write(tmp_path, "global:\n  relay:\n    logLevel: debug\n")
     monkeypatch.chdir(tmp_path)
 
-    settings = load_settings(environ={})
+    settings = load_settings(environ=dict(KEYED))
 
     assert settings.relay.log_level == "DEBUG"
     assert settings.source == "values.yaml"
@@ -143,14 +148,14 @@ def test_values_yaml_in_the_working_directory_is_read_when_no_path_is_given(
 def test_bbrelay_config_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "global:\n  relay:\n    varDir: /srv/relay\n", name="relay.yaml")
 
-    settings = load_settings(environ={"BBRELAY_CONFIG": str(path)})
+    settings = load_settings(environ={**KEYED, "BBRELAY_CONFIG": str(path)})
 
     assert settings.relay.var_dir == "/srv/relay"
 
 
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
-        load_settings(tmp_path / "missing.yaml", environ={})
+        load_settings(tmp_path / "missing.yaml", environ=dict(KEYED))
 
 
 def test_studio_keys_the_relay_does_not_use_are_accepted_and_ignored(tmp_path: Path) -> None:
@@ -189,19 +194,19 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
     text = git(
         "      clientId: file-id\n      clientSecret: file-secret\n"
         "      consumers: [{clientId: pool-id, clientSecret: pool-secret}]\n"
-        "      webhookSecret: file-hook\n      token: file-token\n"
+        "      webhookSecret: file-hook-long-enough-for-production\n      token: file-token\n"
     ) + (
-        "  relay:\n    apiTokens: [file-api]\n    redisUrl: redis://file:6379/1\n"
+        "  relay:\n    apiTokens: [file-api-long-enough-for-production]\n    redisUrl: redis://file:6379/1\n"
         "    environment: development\n"
     )
 
     settings = load(
         tmp_path,
         text,
-        BBRELAY_WEBHOOK_SECRET="env-new,env-old",
+        BBRELAY_WEBHOOK_SECRET="env-new-long-enough-for-production,env-old-long-enough-for-production",
         BBRELAY_CLIENT_ID="env-id",
         BBRELAY_CLIENT_SECRET="env-secret",
-        BBRELAY_API_TOKEN="env-api",
+        BBRELAY_API_TOKEN="env-api-long-enough-for-production",
         BBRELAY_REDIS_URL="redis://env:6379/2",
         REDIS_URL="redis://plain:6379/3",
         BBRELAY_BITBUCKET_TOKEN="env-token",
@@ -212,16 +217,19 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
 
     bitbucket = settings.bitbucket
     assert bitbucket.webhook_secrets == (
-        Secret("env-new"),
-        Secret("env-old"),
-        Secret("file-hook"),
+        Secret("env-new-long-enough-for-production"),
+        Secret("env-old-long-enough-for-production"),
+        Secret("file-hook-long-enough-for-production"),
     )
     assert bitbucket.consumers == (
         Consumer("env-id", Secret("env-secret")),
         Consumer("pool-id", Secret("pool-secret")),
     )
     assert bitbucket.token == Secret("env-token")
-    assert settings.relay.api_tokens == (Secret("file-api"), Secret("env-api"))
+    assert settings.relay.api_tokens == (
+        Secret("file-api-long-enough-for-production"),
+        Secret("env-api-long-enough-for-production"),
+    )
     assert settings.relay.redis_url == "redis://env:6379/2"
     assert settings.relay.environment == "production"
     assert settings.relay.log_format == "json"
@@ -286,9 +294,9 @@ def test_secret_references_are_read_from_the_secrets_directory(tmp_path: Path) -
         {
             "bitbucket/client-id": "ref-id\n",
             "bitbucket/client-secret": "ref-secret\n",
-            "hooks/current": "hook-one\n",
-            "hooks/next": "hook-two",
-            "relay/api": "api-one\n",
+            "hooks/current": "hook-one-long-enough-for-production\n",
+            "hooks/next": "hook-two-long-enough-for-production",
+            "relay/api": "api-one-long-enough-for-production\n",
         },
     )
     text = (
@@ -296,7 +304,9 @@ def test_secret_references_are_read_from_the_secrets_directory(tmp_path: Path) -
             "      clientIdSecret: {name: bitbucket, key: client-id}\n"
             "      clientSecretSecret: {name: bitbucket, key: client-secret}\n"
             "      webhookSecretSecret: {name: hooks, key: current}\n"
-            "      webhookSecrets: [{name: hooks, key: next}, literal-hook]\n"
+            "      webhookSecrets:\n"
+            "        - {name: hooks, key: next}\n"
+            "        - literal-hook-long-enough-for-production\n"
         )
         + "  relay:\n    apiTokens: [{name: relay, key: api}]\n"
     )
@@ -305,11 +315,11 @@ def test_secret_references_are_read_from_the_secrets_directory(tmp_path: Path) -
 
     assert settings.bitbucket.consumers == (Consumer("ref-id", Secret("ref-secret")),)
     assert settings.bitbucket.webhook_secrets == (
-        Secret("hook-one"),
-        Secret("hook-two"),
-        Secret("literal-hook"),
+        Secret("hook-one-long-enough-for-production"),
+        Secret("hook-two-long-enough-for-production"),
+        Secret("literal-hook-long-enough-for-production"),
     )
-    assert settings.relay.api_tokens == (Secret("api-one"),)
+    assert settings.relay.api_tokens == (Secret("api-one-long-enough-for-production"),)
 
 
 def test_a_missing_secret_file_names_the_key_and_the_path(tmp_path: Path) -> None:
@@ -324,7 +334,10 @@ def test_a_missing_secret_file_names_the_key_and_the_path(tmp_path: Path) -> Non
 
 
 def test_environment_secrets_may_come_from_files(tmp_path: Path) -> None:
-    root = secrets_dir(tmp_path, {"hook": "from-file\n", "id": "file-id", "secret": "file-sec\n"})
+    root = secrets_dir(
+        tmp_path,
+        {"hook": "from-file-long-enough-for-production\n", "id": "file-id", "secret": "file-sec\n"},
+    )
 
     settings = load(
         tmp_path,
@@ -334,7 +347,7 @@ def test_environment_secrets_may_come_from_files(tmp_path: Path) -> None:
         BBRELAY_CLIENT_SECRET_FILE=str(root / "secret"),
     )
 
-    assert settings.bitbucket.webhook_secrets == (Secret("from-file"),)
+    assert settings.bitbucket.webhook_secrets == (Secret("from-file-long-enough-for-production"),)
     assert settings.bitbucket.consumers == (Consumer("file-id", Secret("file-sec")),)
 
 
@@ -380,10 +393,11 @@ def test_secrets_never_appear_in_the_settings_repr(tmp_path: Path) -> None:
     text = (
         git(
             "      clientId: visible-id\n      clientSecret: hush-client\n      token: hush-token\n"
-            "      webhookSecrets: [hush-hook]\n      username: me\n      password: hush-password\n"
+            "      webhookSecrets: [hush-hook-long-enough-for-production]\n"
+            "      username: me\n      password: hush-password\n"
             "      pipelines: {customVariables: {STUDIO_SECRET: hush-variable}}\n"
         )
-        + "  relay:\n    apiTokens: [hush-api]\n    redisUrl: redis://:hush-redis@host:6379/0\n"
+        + "  relay:\n    apiTokens: [hush-api-long-enough-for-production]\n    redisUrl: redis://:hush-redis@host:6379/0\n"
     )
 
     settings = load(tmp_path, text)
@@ -624,6 +638,93 @@ def test_a_configured_secret_means_none_is_generated(tmp_path: Path) -> None:
     assert not settings.relay.generated_webhook_secret
 
 
+# --- encryption keys, secret strength, private files ----------------------------------------
+
+
+def test_development_generates_an_encryption_key_into_a_private_var_dir(tmp_path: Path) -> None:
+    env = {"BBRELAY_ENV": "development", "BBRELAY_VAR_DIR": str(tmp_path / "var")}
+
+    first = load_settings(write(tmp_path, ""), environ=env)
+    second = load_settings(write(tmp_path, ""), environ=env)
+
+    key_file = tmp_path / "var" / "encryption-key"
+    assert first.relay.encryption_keys == second.relay.encryption_keys
+    assert first.relay.encryption_keys == (Secret(key_file.read_text().strip()),)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+
+
+def test_production_without_an_encryption_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, ""), environ={"BBRELAY_VAR_DIR": str(tmp_path / "var")})
+
+    [problem] = caught.value.problems
+    assert problem.startswith("global.relay.encryptionKey: is required in production")
+    assert not (tmp_path / "var").exists()
+
+
+def test_two_encryption_keys_are_taken_in_order_and_bad_ones_are_named(tmp_path: Path) -> None:
+    new, old = new_encryption_key(), ENCRYPTION_KEY
+    settings = load(tmp_path, "", BBRELAY_ENCRYPTION_KEY=f"{new},{old}")
+    assert settings.relay.encryption_keys == (Secret(new), Secret(old))
+
+    error = problems_of(tmp_path, "", BBRELAY_ENCRYPTION_KEY="not-a-key")
+    assert error.problems == [
+        "BBRELAY_ENCRYPTION_KEY: value 1 is not a Fernet key (32 url-safe base64 bytes); "
+        "make one with: python -c "
+        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    ]
+    assert "not-a-key" not in str(error)
+    error = problems_of(tmp_path, "", BBRELAY_ENCRYPTION_KEY=",".join([ENCRYPTION_KEY] * 3))
+    assert error.problems == [
+        "BBRELAY_ENCRYPTION_KEY: has 3 keys; give the new one and at most one old"
+    ]
+
+
+def test_production_refuses_short_and_placeholder_secrets_without_quoting_them(
+    tmp_path: Path,
+) -> None:
+    text = git("      webhookSecret: your-webhook-secret\n") + (
+        "  relay:\n    apiTokens: [short-api-token]\n"
+    )
+
+    error = problems_of(tmp_path, text)
+
+    assert error.problems == [
+        "global.git.bitbucket.webhookSecret(s): value 1 is the example file's placeholder; "
+        "generate one (openssl rand -hex 32)",
+        "global.relay.apiTokens: value 1 is 15 characters; use at least 24 (openssl rand -hex 32)",
+    ]
+    assert "short-api-token" not in str(error)
+
+
+def test_development_warns_about_weak_secrets_and_loads(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        "",
+        BBRELAY_ENV="development",
+        BBRELAY_VAR_DIR=str(tmp_path / "var"),
+        BBRELAY_WEBHOOK_SECRET="weak",
+    )
+
+    assert settings.bitbucket.webhook_secrets == (Secret("weak"),)
+    assert settings.warnings == (
+        "BBRELAY_WEBHOOK_SECRET: value 1 is 4 characters; use at least 24 "
+        "(openssl rand -hex 32) (refused in production)",
+    )
+
+
+def test_a_client_id_is_an_identifier_shown_in_error_messages(tmp_path: Path) -> None:
+    text = git("      clientId: 12345\n      clientSecret: 98765\n")
+
+    error = problems_of(tmp_path, text)
+
+    assert error.problems == [
+        "global.git.bitbucket.clientId: must be a string, got 12345",
+        "global.git.bitbucket.clientSecret: must be a string",
+    ]
+
+
 # --- durations and event keys ----------------------------------------------------------------
 
 
@@ -744,8 +845,8 @@ def test_request_settable_data_change_variables_may_not_shadow_configured_ones(
 
 
 def test_an_api_token_from_the_environment_is_one_token_commas_and_all(tmp_path: Path) -> None:
-    settings = load(tmp_path, "", BBRELAY_API_TOKEN="abc,def")
-    assert settings.relay.api_tokens == (Secret("abc,def"),)
+    settings = load(tmp_path, "", BBRELAY_API_TOKEN="abc,def-long-enough-for-production")
+    assert settings.relay.api_tokens == (Secret("abc,def-long-enough-for-production"),)
 
 
 def test_process_settings_come_from_the_environment_and_a_bad_one_is_named(tmp_path: Path) -> None:

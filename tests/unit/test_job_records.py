@@ -11,6 +11,7 @@ from shared.config.settings import BitbucketSettings, BuildStatusSettings, Relay
 from shared.jobs.model import Job, JobRequest
 from shared.jobs.statuses import build_status, product_state, status_key
 from shared.jobs.store import JobStore
+from tests.conftest import SEALER
 
 REQUEST = JobRequest(
     job_id="build-1",
@@ -28,7 +29,7 @@ REQUEST = JobRequest(
 
 
 def test_a_job_is_created_once(fake_redis: redis.Redis[bytes]) -> None:
-    store = JobStore(fake_redis)
+    store = JobStore(fake_redis, SEALER)
     assert store.create(REQUEST)
     assert not store.create(REQUEST)
     job = store.get("build-1")
@@ -39,7 +40,7 @@ def test_a_job_is_created_once(fake_redis: redis.Redis[bytes]) -> None:
 def test_only_one_caller_claims_the_start_and_a_release_lets_a_retry_in(
     fake_redis: redis.Redis[bytes],
 ) -> None:
-    store = JobStore(fake_redis)
+    store = JobStore(fake_redis, SEALER)
     store.create(REQUEST)
     assert store.claim_start("build-1", "a")
     assert not store.claim_start("build-1", "b")
@@ -51,14 +52,14 @@ def test_only_one_caller_claims_the_start_and_a_release_lets_a_retry_in(
 
 
 def test_a_start_claim_is_never_taken_over_however_old(fake_redis: redis.Redis[bytes]) -> None:
-    store = JobStore(fake_redis, start_deadline=0.0)
+    store = JobStore(fake_redis, SEALER, start_deadline=0.0)
     store.create(REQUEST)
     assert store.claim_start("build-1", "a")
     assert not store.claim_start("build-1", "b")
 
 
 def test_only_the_claims_owner_records_the_run_it_started(fake_redis: redis.Redis[bytes]) -> None:
-    store = JobStore(fake_redis)
+    store = JobStore(fake_redis, SEALER)
     store.create(REQUEST)
     assert store.claim_start("build-1", "a")
     assert not store.finish_start("build-1", "b", external_id="{p-2}")
@@ -70,7 +71,7 @@ def test_only_the_claims_owner_records_the_run_it_started(fake_redis: redis.Redi
 def test_a_created_job_is_due_for_the_sweep_after_the_start_deadline(
     fake_redis: redis.Redis[bytes],
 ) -> None:
-    store = JobStore(fake_redis, start_deadline=30.0)
+    store = JobStore(fake_redis, SEALER, start_deadline=30.0)
     store.create(REQUEST)
     now = time.time()
     assert store.due(now, 10) == []
@@ -78,7 +79,7 @@ def test_a_created_job_is_due_for_the_sweep_after_the_start_deadline(
 
 
 def test_a_dead_letter_leaves_the_sweep_until_revived(fake_redis: redis.Redis[bytes]) -> None:
-    store = JobStore(fake_redis, start_deadline=0.0)
+    store = JobStore(fake_redis, SEALER, start_deadline=0.0)
     store.create(REQUEST)
     store.mark_dead("build-1", "RetryableError: gave up")
     assert store.due(time.time() + 1, 10) == []
@@ -92,7 +93,7 @@ def test_a_dead_letter_leaves_the_sweep_until_revived(fake_redis: redis.Redis[by
 def test_states_only_move_forward_and_a_final_state_stays(
     fake_redis: redis.Redis[bytes],
 ) -> None:
-    store = JobStore(fake_redis)
+    store = JobStore(fake_redis, SEALER)
     store.create(REQUEST)
     assert store.advance("build-1", "INPROGRESS", external_id="{p-1}")
     assert store.advance("build-1", "SUCCESSFUL", description="done")

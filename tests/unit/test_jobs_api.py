@@ -22,7 +22,7 @@ from shared.jobs.store import JobStore
 from shared.secret import Secret
 from shared.signing import job_token
 from shared.task_names import POST_STATUS, START_JOB
-from tests.conftest import make_settings
+from tests.conftest import SEALER, make_settings
 from tests.recording_enqueuer import RecordingEnqueuer
 
 AUTH = {"Authorization": "Bearer api-token"}
@@ -82,7 +82,7 @@ def client(server: fakeredis.FakeServer, enqueuer: RecordingEnqueuer) -> FlaskCl
 
 @pytest.fixture
 def store(server: fakeredis.FakeServer) -> JobStore:
-    jobs = JobStore(fakeredis.FakeRedis(server=server))
+    jobs = JobStore(fakeredis.FakeRedis(server=server), SEALER)
     jobs.create(REQUEST)
     jobs.advance("review-1", "INPROGRESS")
     return jobs
@@ -157,7 +157,7 @@ def test_a_data_change_trigger_creates_one_job_per_idempotency_key(
     assert first.json is not None and again.json is not None
     job_id = first.json["job"]
     assert again.json["job"] == job_id
-    job = JobStore(fakeredis.FakeRedis(server=server)).get(job_id)
+    job = JobStore(fakeredis.FakeRedis(server=server), SEALER).get(job_id)
     assert job is not None
     assert (job.request.branch, job.request.variables) == ("main", {"DATASET": "cats"})
     assert enqueuer.tasks == [(START_JOB, [job_id]), (START_JOB, [job_id])]

@@ -14,6 +14,7 @@ from shared.bitbucket.factory import build_client
 from shared.config.settings import BitbucketSettings, Consumer
 from shared.payloads import PayloadError, parse_event
 from shared.secret import Secret
+from tests.conftest import SEALER
 from tests.unit.test_events import FIXTURES, headers_for
 
 
@@ -60,7 +61,9 @@ def test_a_call_to_the_configured_host_over_http_is_refused() -> None:
         return httpx.Response(200, json={"values": [], "next": "http://api.bitbucket.org/2.0/x"})
 
     settings = BitbucketSettings(consumers=(Consumer("client-1", Secret("s3cret")),))
-    client = build_client(settings, fakeredis.FakeRedis(), transport=httpx.MockTransport(api))
+    client = build_client(
+        settings, fakeredis.FakeRedis(), SEALER, transport=httpx.MockTransport(api)
+    )
     with pytest.raises(ForbiddenHost):
         list(client.iter_workspace_members("ws"))
     with pytest.raises(ForbiddenHost):

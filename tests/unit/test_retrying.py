@@ -19,6 +19,7 @@ from shared.bitbucket.factory import build_client
 from shared.bitbucket.models import BuildStatus
 from shared.config.settings import BitbucketSettings, RateLimit
 from shared.secret import Secret
+from tests.conftest import SEALER
 from workers.retrying import MAX_DELAY, THROTTLED_MAX_RETRIES, bitbucket_retries, countdown_for
 
 SHA = "d7f300a32270053bdfd97a6d64113f58202c33e7"
@@ -65,7 +66,9 @@ def _client_answering(*statuses: int) -> tuple[Any, list[httpx.Request]]:
         return httpx.Response(status, json=body)
 
     settings = BitbucketSettings(token=Secret("t0k"), rate_limit=RateLimit(1000, 50))
-    client = build_client(settings, fakeredis.FakeRedis(), transport=httpx.MockTransport(handle))
+    client = build_client(
+        settings, fakeredis.FakeRedis(), SEALER, transport=httpx.MockTransport(handle)
+    )
     return client, seen
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from bbrelay import cli, ports
 from bbrelay.runtime import clear_runtime, environ_with_runtime, read_runtime, write_runtime
+from tests.conftest import KEYED
 
 
 def test_a_command_outside_the_checkout_finds_the_running_service_then_its_var_dir(
@@ -45,7 +46,7 @@ def test_the_default_redis_is_named_when_no_service_is_found(
     for name in ("BBRELAY_REDIS_URL", "REDIS_URL", "BBRELAY_CONFIG", "BBRELAY_VAR_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    environ = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    environ = {"XDG_STATE_HOME": str(tmp_path / "state"), **KEYED}
     cli._settings(environ)
     err = capsys.readouterr().err
     assert f"no running `bbrelay run` found ({tmp_path}/state/bbrelay/runtime.json)" in err

@@ -12,6 +12,7 @@ from shared.config.settings import AccessLists, BitbucketSettings, Settings, Tea
 from shared.teams.mapping import role_for
 from shared.teams.snapshot import Member, diff
 from shared.teams.sync import workspaces_to_sync
+from tests.conftest import KEYED
 
 ORDER = ("admin", "member", "viewer")
 MAPPING = {"Administrators": "admin", "developers": "member", "owner": "admin", "readers": "viewer"}
@@ -82,7 +83,7 @@ def test_only_whitelisted_and_allowed_workspaces_sync_and_none_when_disabled() -
     ("text", "seconds"), [("1h", 3600), ("15m", 900), ("30s", 30), ("1d", 86400)]
 )
 def test_sync_intervals_parse(tmp_path: Path, text: str, seconds: float) -> None:
-    environ: dict[str, str] = {}
+    environ: dict[str, str] = dict(KEYED)
     values = f"global:\n  teams:\n    bitbucket:\n      syncInterval: {text}\n"
     path = _write(tmp_path, values)
     assert load_settings(path, environ=environ).teams.sync_interval == seconds
@@ -91,7 +92,7 @@ def test_sync_intervals_parse(tmp_path: Path, text: str, seconds: float) -> None
 def test_a_bad_sync_interval_is_refused_at_load(tmp_path: Path) -> None:
     path = _write(tmp_path, "global:\n  teams:\n    bitbucket:\n      syncInterval: often\n")
     with pytest.raises(ConfigError, match="syncInterval"):
-        load_settings(path, environ={})
+        load_settings(path, environ=dict(KEYED))
 
 
 def _write(tmp_path: Path, text: str) -> str:

@@ -35,6 +35,7 @@ from shared.config.settings import (
 from shared.secret import Secret
 from shared.teams.store import SyncInProgress, TeamStore
 from shared.teams.sync import TEAM_SYNC_TOKEN_WAIT, SyncReport, run_sync
+from tests.conftest import SEALER
 
 CLOUD_API = "https://api.bitbucket.org/2.0"
 DC_BASE = "https://bitbucket.example.com"
@@ -198,6 +199,7 @@ class Harness:
         self.client: BitbucketClient = build_client(
             self.settings.bitbucket,
             self.redis,
+            SEALER,
             transport=httpx.MockTransport(self.fake),
             sleep=lambda _: None,
         )
@@ -508,6 +510,7 @@ def test_a_sync_needing_more_calls_than_the_burst_waits_for_tokens_and_completes
     h.client = build_client(
         h.settings.bitbucket,
         h.redis,
+        SEALER,
         transport=httpx.MockTransport(h.fake),
         sleep=sleep,
         max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
