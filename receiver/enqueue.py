@@ -15,6 +15,12 @@ from shared.config.settings import Settings
 from shared.deliveries import QueuedMessage
 from shared.task_names import HANDLE_EVENT, QUEUE
 
+# Each gunicorn thread keeps one producer (one broker connection) for its life, so Celery's
+# producer pool (`broker_pool_limit`, 10 by default) must hold at least as many as there are
+# threads, or the extra threads wait for one and answer 503. The pool opens connections only
+# when a thread first asks, so the margin costs nothing.
+PRODUCER_POOL_LIMIT = 64
+
 
 class BrokerUnavailable(Exception):
     """The broker did not take the task; the receiver answers 503 so Bitbucket retries."""
@@ -40,7 +46,9 @@ class CeleryEnqueuer:
         self.app = Celery("bbrelay-receiver", set_as_current=False)
         config = celery_config(settings)
         transport = transport_for(config["broker_url"])
-        self.app.conf.update(config, broker_transport=transport)
+        self.app.conf.update(
+            config, broker_transport=transport, broker_pool_limit=PRODUCER_POOL_LIMIT
+        )
         self.renders = transport is not None
         self._local = threading.local()
 

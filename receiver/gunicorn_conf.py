@@ -1,4 +1,13 @@
-"""gunicorn settings for the receiver (Procfile `web`); override with GUNICORN_* flags."""
+"""gunicorn settings for the receiver (Procfile `web`); override with GUNICORN_* flags.
+
+Threads, not sync workers: a sync worker is held by one connection until its body is read
+(or `timeout` kills the worker), so as many slow clients as workers stall every delivery.
+gunicorn's gthread worker keeps idle and kept-alive connections in its poller, and a request
+holds one of `threads` only once its first bytes arrived; a body dribbled byte by byte still
+holds that thread until it ends (gunicorn 27 has no deadline on body reads), so the pool is
+`workers x threads` slow bodies deep. In front of the open internet, run the receiver behind a
+proxy that buffers whole requests (README, Operations).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +19,15 @@ from prometheus_client import multiprocess
 
 bind = os.environ.get("BBRELAY_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(multiprocessing.cpu_count() * 2)))
-worker_class = "sync"
+worker_class = "gthread"
+threads = 8  # each keeps one broker producer: at most receiver.enqueue.PRODUCER_POOL_LIMIT
+worker_connections = 200  # open connections per worker, idle and kept-alive ones included
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-limit_request_line = 8190
-limit_request_fields = 100
+limit_request_line = 4094  # a webhook's request line is short
+limit_request_fields = 50
+limit_request_field_size = 8190
 accesslog = None
 errorlog = "-"
 loglevel = "warning"
