@@ -118,7 +118,8 @@ def _start(services: Services, job: Job) -> str | None:
         return pipeline.uuid
     if rule is None or rule.http is None:
         raise http_runner.PlatformRejected(f"rule {request.rule!r} has no http runner any more")
-    return http_runner.start(services.platform_http, request, rule.http, services.settings)
+    http = services.platform_http(rule.http.tls)
+    return http_runner.start(http, request, rule.http, services.settings)
 
 
 def ensure_full_commit(services: Services, job: Job) -> JobRequest:

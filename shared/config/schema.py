@@ -246,6 +246,7 @@ class HttpRunnerSchema(Section):
     secret = Text(secret=True)
     secretSecret = SecretRefField()
     timeout = Duration()
+    tls = _nested(SslSchema)
 
 
 class JobSchema(Section):
@@ -329,6 +330,7 @@ class SinkSchema(Section):
     url = Url(required=True)
     secret = Text(secret=True)
     secretSecret = SecretRefField()
+    tls = _nested(SslSchema)
 
 
 class TeamsBitbucketSchema(Section):

@@ -38,8 +38,10 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class TLS:
+    """How one outgoing target's certificate is checked; default: the system trust store."""
+
     verify: bool = True
-    ca_certificate: str | None = None
+    ca_certificate: str | None = None  # a PEM file's path, or PEM text; replaces the store
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class HttpRunner:
     url: str
     secret: Secret  # signs the job body and derives the job's status token
     timeout: float = 3600.0
+    tls: TLS = field(default_factory=TLS)  # the platform's, never Bitbucket's `ssl`
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class TeamSyncSettings:
 class TeamSink:
     url: str
     secret: Secret  # signs every body sent
+    tls: TLS = field(default_factory=TLS)  # the sink's, never Bitbucket's `ssl`
 
 
 @dataclass(frozen=True)
