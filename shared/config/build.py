@@ -166,6 +166,7 @@ class SettingsBuilder:
             pipelines=self.pipelines(),
             build_status=self.build_status(),
             jobs=self.jobs(product),
+            permissions=git.get("permissions"),
         )
 
     def consumers(self) -> tuple[Consumer, ...]:

@@ -39,6 +39,7 @@ from shared.config.settings import (
     PipelinesSettings,
     RateLimit,
     RecoverySettings,
+    RepositoryPermissions,
     TeamSyncSettings,
     Timeouts,
     WebhookSettings,
@@ -274,6 +275,22 @@ class JobSchema(Section):
             raise ValidationError(errors)
 
 
+PERMISSION_LEVELS = ("read", "write", "admin")
+
+
+class PermissionBlockSchema(Section):
+    repository = Choice(PERMISSION_LEVELS)  # build statuses, hooks
+    pullrequest = Choice(PERMISSION_LEVELS)
+    pipeline = Choice(PERMISSION_LEVELS)  # pipeline triggers
+    issues = Choice(PERMISSION_LEVELS)  # Studio's; the relay writes no issues
+
+
+class PermissionsSchema(Section):
+    builds = RepositoryPermissions
+    default = _nested(PermissionBlockSchema)
+    repositories = fields.Dict(keys=Text(), values=fields.Nested(PermissionBlockSchema))
+
+
 class GitBitbucketSchema(Section):
     enabled = Boolean()
     type = Choice(("cloud", "server"))
@@ -299,7 +316,7 @@ class GitBitbucketSchema(Section):
     ssl = _nested(SslSchema)
     repositories = _nested(AccessListSchema)
     workspaces = _nested(AccessListSchema)
-    permissions = AnyMapping()  # Studio's per-repository permissions; not used here
+    permissions = _nested(PermissionsSchema)  # gates every write (shared/permissions.py)
     pipelines = _nested(PipelinesSchema)
     build_status = _nested(BuildStatusSchema)
     jobs = _nested_list(JobSchema)

@@ -117,6 +117,15 @@ class JobRule:
 
 
 @dataclass(frozen=True)
+class RepositoryPermissions:
+    """`permissions`: what the relay may write, by default and per repository (`ws/repo`);
+    each block maps `repository`, `pullrequest`, `pipeline` to read, write or admin."""
+
+    default: dict[str, str] = field(default_factory=dict)
+    repositories: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BitbucketSettings:
     """`global.git.bitbucket`: where Bitbucket is and how to talk to it."""
 
@@ -139,6 +148,7 @@ class BitbucketSettings:
     pipelines: PipelinesSettings = field(default_factory=PipelinesSettings)
     build_status: BuildStatusSettings = field(default_factory=BuildStatusSettings)
     jobs: tuple[JobRule, ...] = ()
+    permissions: RepositoryPermissions | None = None  # absent: no write is gated
 
     @property
     def has_credentials(self) -> bool:
