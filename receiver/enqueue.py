@@ -15,12 +15,6 @@ from shared.config.settings import Settings
 from shared.deliveries import QueuedMessage
 from shared.task_names import HANDLE_EVENT, QUEUE
 
-# Each gunicorn thread keeps one producer (one broker connection) for its life, so Celery's
-# producer pool (`broker_pool_limit`, 10 by default) must hold at least as many as there are
-# threads, or the extra threads wait for one and answer 503. The pool opens connections only
-# when a thread first asks, so the margin costs nothing.
-PRODUCER_POOL_LIMIT = 64
-
 
 class BrokerUnavailable(Exception):
     """The broker did not take the task; the receiver answers 503 so Bitbucket retries."""
@@ -40,15 +34,16 @@ class CeleryEnqueuer:
     Each thread keeps one producer from Celery's pool and declares the queue on it once,
     rather than taking a producer and re-declaring the queue for every message. A producer
     that failed to publish goes back to the pool, which reconnects it before its next use.
+    So the pool (`broker_pool_limit`) must hold one per thread: a thread beyond it would wait
+    for a connection for ever (kombu acquires a producer's connection without a timeout), and
+    receiver.gunicorn_conf refuses to start with more threads than that.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.app = Celery("bbrelay-receiver", set_as_current=False)
         config = celery_config(settings)
         transport = transport_for(config["broker_url"])
-        self.app.conf.update(
-            config, broker_transport=transport, broker_pool_limit=PRODUCER_POOL_LIMIT
-        )
+        self.app.conf.update(config, broker_transport=transport)
         self.renders = transport is not None
         self._local = threading.local()
 

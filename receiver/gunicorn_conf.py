@@ -17,10 +17,12 @@ from typing import Any
 
 from prometheus_client import multiprocess
 
+from shared.celery_config import BROKER_POOL_LIMIT
+
 bind = os.environ.get("BBRELAY_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(multiprocessing.cpu_count() * 2)))
 worker_class = "gthread"
-threads = 8  # each keeps one broker producer: at most receiver.enqueue.PRODUCER_POOL_LIMIT
+threads = 8  # each keeps one broker producer: at most BROKER_POOL_LIMIT
 worker_connections = 200  # open connections per worker, idle and kept-alive ones included
 timeout = 30
 graceful_timeout = 20
@@ -37,3 +39,12 @@ def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's metric files so /metrics only adds up the living."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_starting(server: Any) -> None:
+    """Refuse more threads than broker producers: the extra threads would wait for one."""
+    if server.cfg.threads > BROKER_POOL_LIMIT:
+        raise SystemExit(
+            f"gunicorn: --threads {server.cfg.threads} exceeds the receiver's "
+            f"{BROKER_POOL_LIMIT} broker connections per worker; use at most {BROKER_POOL_LIMIT}"
+        )
