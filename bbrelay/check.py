@@ -20,6 +20,7 @@ from shared.bitbucket.transport import BUCKET_GROUP, Sender
 from shared.celery_config import celery_config
 from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
+from shared.permissions import conflicts
 from shared.ratelimit import ConsumerPool
 from shared.reconcile.run import PassReport
 from shared.reconcile.scope import workspaces_to_reconcile
@@ -68,7 +69,7 @@ class Checker:
         self.client: BitbucketClient | None = None
 
     def run(self) -> list[Line]:
-        lines = [self.config(), self.redis_reachable()]
+        lines = [self.config(), *self.permissions(), self.redis_reachable()]
         if not self.redis_ok:
             return lines
         lines += [self.aof(), self.workers(), self.beat()]
@@ -96,6 +97,11 @@ class Checker:
         if settings.dry_run:
             return warn("config", detail, "add Bitbucket credentials to leave dry-run mode")
         return ok("config", detail)
+
+    def permissions(self) -> list[Line]:
+        """A warning per enabled feature that `permissions` forbids somewhere."""
+        fix = "grant write in permissions, or turn the feature off"
+        return [warn("permissions", found, fix) for found in conflicts(self.settings.bitbucket)]
 
     def redis_reachable(self) -> Line:
         where = redacted_url(self.settings.relay.redis_url)

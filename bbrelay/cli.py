@@ -18,6 +18,7 @@ import redis
 import structlog
 
 from bbrelay.runtime import environ_with_runtime, read_runtime, runtime_file
+from shared import permissions
 from shared.bitbucket.errors import BitbucketError
 from shared.config import ConfigError, load_settings
 from shared.config.settings import RelaySettings, Settings
@@ -444,7 +445,7 @@ def _config(args: argparse.Namespace, environ: dict[str, str]) -> int:
     secrets = len(bitbucket.webhook_secrets)
     print(f"  consumers   {len(bitbucket.consumers)}; webhook secrets {secrets}")
     print(f"  redis       {redacted_url(settings.relay.redis_url)}")
-    for warning in settings.warnings:
+    for warning in [*settings.warnings, *permissions.conflicts(bitbucket)]:
         print(f"  warning     {warning}")
     return 0
 

@@ -11,11 +11,16 @@ import time
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+import structlog
+
 from shared.access import is_allowed
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.models import Webhook, WebhookSpec
 from shared.config.settings import Settings
+from shared.permissions import Refusal, refusal
 from shared.webhook_secrets import CACHE_SECONDS, SecretRing
+
+log = structlog.get_logger(__name__)
 
 RECEIVER_PATH = "/api/webhooks/bitbucket"
 DESCRIPTION = "Bitbucket Relay"
@@ -160,6 +165,9 @@ def install(
     for state in survey(client, settings):
         verb = {"create": "create", "update": "update", "ok": "unchanged"}[state.action]
         why = f" ({'; '.join(state.needs)})" if state.needs else ""
+        if state.action != "ok" and (refused := _refused(settings, state.target)):
+            lines.append(f"{state.target}: {verb} refused: {refused}")
+            continue
         if state.action != "ok" and not dry_run:
             if state.hook is None:
                 client.create_hook(scope, state.target, wanted)
@@ -186,6 +194,23 @@ def rotate_secret(
         if state.hook is None:
             lines.append(f"{state.target}: no hook of ours (run `bbrelay hooks install`)")
             continue
+        if refused := _refused(settings, state.target):
+            lines.append(f"{state.target}: keeps its old secret: {refused}")
+            continue
         client.update_hook(scope, state.target, state.hook.id, wanted)
         lines.append(f"{state.target}: now signs with the new secret")
     return new, lines
+
+
+def _refused(settings: Settings, target: str) -> Refusal | None:
+    """`permissions`' refusal of a hook change on `target`, logged; None when allowed."""
+    found = refusal(settings.bitbucket.permissions, target, "webhook")
+    if found is not None:
+        log.warning(
+            "permissions.write_refused",
+            repository=found.repository,
+            write=found.write,
+            permission=found.permission,
+            level=found.level,
+        )
+    return found

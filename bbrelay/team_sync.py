@@ -68,7 +68,8 @@ def _print_diff(diff: Diff) -> None:
 
 def _deliver(settings: Settings, store: TeamStore, workspace: str) -> None:
     assert settings.teams.sink is not None
-    with httpx.Client(**http_options(settings.bitbucket)) as http:  # type: ignore[arg-type]
+    options = http_options(settings.bitbucket, settings.teams.sink.tls)
+    with httpx.Client(**options) as http:  # type: ignore[arg-type]
         try:
             sent = deliver_outbox(store, http, settings.teams.sink, workspace)
             print(f"  sink: {sent} diff(s) delivered")

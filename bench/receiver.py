@@ -242,7 +242,7 @@ def gunicorn(app: App, env: Mapping[str, str], log: Path) -> Iterator[Server]:
 
 
 async def post(port: int, delivery: Delivery, timeout: float = 30.0) -> int:
-    """One delivery on its own connection (gunicorn's sync workers close after each answer)."""
+    """One delivery on its own connection (`Connection: close`: read to the end of the answer)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(delivery.http_request(port))
@@ -512,7 +512,7 @@ def run_all(
         "apt-get install -y wrk for a lighter load generator)"
     )
     print(
-        f"server: gunicorn -c python:receiver.gunicorn_conf, {workers} sync workers per app, "
+        f"server: gunicorn -c python:receiver.gunicorn_conf, {workers} gthread workers per app, "
         f"{cores} cores, BBRELAY_ENV=production, JSON logs, Prometheus multiprocess"
     )
     print(f"redis:  {args.redis_url} (flushed before each run and at the end)")

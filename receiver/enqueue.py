@@ -34,6 +34,9 @@ class CeleryEnqueuer:
     Each thread keeps one producer from Celery's pool and declares the queue on it once,
     rather than taking a producer and re-declaring the queue for every message. A producer
     that failed to publish goes back to the pool, which reconnects it before its next use.
+    So the pool (`broker_pool_limit`) must hold one per thread: a thread beyond it would wait
+    for a connection for ever (kombu acquires a producer's connection without a timeout), and
+    receiver.gunicorn_conf refuses to start with more threads than that.
     """
 
     def __init__(self, settings: Settings) -> None:

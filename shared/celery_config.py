@@ -12,6 +12,9 @@ from shared.task_names import QUEUE
 VISIBILITY_TIMEOUT = 2 * 3600
 TASK_TIME_LIMIT = 300
 TASK_SOFT_TIME_LIMIT = 240
+# Broker connections per process (Celery's default). kombu applies one limit to every pool in a
+# process, so every app here uses the same; the receiver runs at most this many threads.
+BROKER_POOL_LIMIT = 10
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -19,6 +22,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.relay.redis_url,
         "broker_connection_retry_on_startup": True,
+        "broker_pool_limit": BROKER_POOL_LIMIT,
         "broker_connection_timeout": 2.0,
         "broker_transport_options": {
             "visibility_timeout": VISIBILITY_TIMEOUT,

@@ -25,6 +25,7 @@ from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT
 from workers.runners import http as http_runner
 from workers.runners import pipeline as pipeline_runner
 from workers.services import Services
+from workers.write_permissions import WriteRefused, refused
 
 log = structlog.get_logger(__name__)
 
@@ -112,13 +113,16 @@ def _start(services: Services, job: Job) -> str | None:
     request = ensure_full_commit(services, job)
     rule = rule_named(services, request.rule)
     if request.runner == "pipeline":
+        if refusal := refused(services, job, "pipeline trigger"):
+            raise WriteRefused(str(refusal))
         pipeline = pipeline_runner.start(
             services.bitbucket, request, rule, services.settings.bitbucket
         )
         return pipeline.uuid
     if rule is None or rule.http is None:
         raise http_runner.PlatformRejected(f"rule {request.rule!r} has no http runner any more")
-    return http_runner.start(services.platform_http, request, rule.http, services.settings)
+    http = services.platform_http(rule.http.tls)
+    return http_runner.start(http, request, rule.http, services.settings)
 
 
 def ensure_full_commit(services: Services, job: Job) -> JobRequest:
@@ -206,7 +210,7 @@ def sync_status(services: Services, job_id: str, *, rounds: int = 4) -> None:
         if job is None or job.state in ("PENDING", "STARTING") or job.status_posted == job.state:
             return
         request = ensure_full_commit(services, job)
-        if request.commit is None:
+        if request.commit is None or refused(services, job, "build status"):
             return
         status = build_status(job, services.settings, services.capabilities())
         services.bitbucket.post_build_status(request.commit_repository, request.commit, status)

@@ -11,7 +11,7 @@ import redis
 
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.factory import build_client, http_options
-from shared.config.settings import Settings
+from shared.config.settings import TLS, Settings
 from shared.deliveries import DeliveryStore
 from shared.followups import FollowUps
 from shared.jobs.store import JobStore
@@ -33,8 +33,19 @@ class Services:
     teams: TeamStore
     bitbucket: BitbucketClient
     patient_bitbucket: BitbucketClient  # waits for tokens: team sync's long reads
-    platform_http: httpx.Client
+    transport: httpx.BaseTransport | None = None  # tests' own; None: the network
     _capabilities: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    _platform_clients: dict[TLS, httpx.Client] = field(default_factory=dict)
+
+    def platform_http(self, tls: TLS) -> httpx.Client:
+        """A client for the platform's job POSTs or the team sink, checking certificates by
+        that target's own TLS block (never Bitbucket's `ssl`); one per block per process."""
+        client = self._platform_clients.get(tls)
+        if client is None:
+            options = http_options(self.settings.bitbucket, tls)
+            client = httpx.Client(transport=self.transport, **options)  # type: ignore[arg-type]
+            self._platform_clients[tls] = client
+        return client
 
     def capabilities(self) -> frozenset[str]:
         """The build states the Bitbucket server supports, asked once an hour per process."""
@@ -49,7 +60,6 @@ class Services:
 def build_services(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> Services:
     """Connect everything from settings; tests call this with their own settings."""
     client = connect(settings.relay.redis_url)
-    options = http_options(settings.bitbucket)
     recovery = settings.relay.recovery
     sealer = Sealer(settings.relay.encryption_keys)
     return Services(
@@ -71,7 +81,7 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
             transport=transport,
             max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
         ),
-        platform_http=httpx.Client(transport=transport, **options),  # type: ignore[arg-type]
+        transport=transport,
     )
 
 

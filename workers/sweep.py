@@ -16,6 +16,7 @@ from prometheus_client import Counter as PrometheusCounter
 from shared.bitbucket.errors import RetryableError
 from shared.followups import member_for
 from shared.jobs.model import Job
+from shared.permissions import refusal
 from shared.recovery import Decision, delivery_decision, job_decision, watched_task
 from shared.stored_events import NotStored, stored_event
 from shared.task_names import HANDLE_EVENT, POST_STATUS, QUEUE, START_JOB
@@ -88,12 +89,14 @@ def _sweep_job(services: Services, job_id: str, now: float, schedule: Schedule) 
     follow_up_due = (
         services.follow_ups.due_at(member_for(watched_task(job), job_id)) if job else None
     )
+    permissions = services.settings.bitbucket.permissions
     decision = job_decision(
         job,
         now,
         follow_up_due,
         services.settings.relay.recovery,
-        posts_statuses=services.settings.bitbucket.build_status.enabled,
+        posts_statuses=services.settings.bitbucket.build_status.enabled
+        and (job is None or refusal(permissions, job.request.repository, "build status") is None),
     )
     if decision.action == "forget":
         store.forget_deadline(job_id)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import redis
@@ -15,24 +13,20 @@ from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.dryrun import DryRunSender
 from shared.bitbucket.oauth_client import OAuth2Client
 from shared.bitbucket.transport import Sender, origin
-from shared.config.settings import BitbucketSettings
+from shared.config.settings import TLS, BitbucketSettings
 from shared.ratelimit import ConsumerPool, TokenBucket
 from shared.sealing import Sealer
+from shared.tls import verify_for
 
 USER_AGENT = "bitbucket-relay/0.1"
 
 
-def http_options(settings: BitbucketSettings) -> dict[str, object]:
-    """Timeouts and TLS from `timeout.*` and `ssl.*`, shared by API and token calls."""
+def http_options(settings: BitbucketSettings, tls: TLS | None = None) -> dict[str, object]:
+    """Timeouts from `timeout.*`; TLS from `tls`, else Bitbucket's own `ssl.*` (API and token
+    calls). The platform and the team sink pass their own block: Bitbucket's is only Bitbucket's.
+    """
     timeout = settings.timeout
-    verify: bool | ssl.SSLContext = settings.tls.verify
-    ca = settings.tls.ca_certificate
-    if verify and ca:
-        verify = (
-            ssl.create_default_context(cadata=ca)
-            if "-----BEGIN" in ca
-            else ssl.create_default_context(cafile=str(Path(ca)))
-        )
+    verify = verify_for(settings.tls if tls is None else tls)
     return {
         "timeout": httpx.Timeout(
             connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.connect

@@ -165,13 +165,14 @@ class SettingsBuilder:
             webhooks=self.webhooks(product),
             rate_limit=built(RateLimitSchema, git.get("rate_limit")),
             timeout=built(TimeoutSchema, git.get("timeout")),
-            tls=self.tls(),
+            tls=self.tls(self.git.get("ssl"), f"{GIT}.ssl"),
             repositories=built(AccessListSchema, git.get("repositories")),
             workspaces=built(AccessListSchema, git.get("workspaces")),
             pipelines=self.pipelines(),
             build_status=self.build_status(),
             jobs=self.jobs(product),
             reconcile=built(ReconcileSchema, git.get("reconcile")),
+            permissions=git.get("permissions"),
         )
 
     def refuse_server_client_credentials(self) -> None:
@@ -320,11 +321,12 @@ class SettingsBuilder:
                 keys.append(key)
         return tuple(unique(keys))
 
-    def tls(self) -> TLS:
-        tls: TLS = built(SslSchema, self.git.get("ssl"))
+    def tls(self, values: Any, key: str) -> TLS:
+        """One outgoing target's TLS block (`{verify, caCertificate}`), its CA file checked."""
+        tls: TLS = built(SslSchema, values)
         ca = tls.ca_certificate
         if ca and not ca.lstrip().startswith("-----BEGIN") and not Path(ca).is_file():
-            self.problems.add(f"{GIT}.ssl.caCertificate", f"no such file: {ca}")
+            self.problems.add(f"{key}.caCertificate", f"no such file: {ca}")
         return tls
 
     def build_status(self) -> BuildStatusSettings:
@@ -430,6 +432,7 @@ class SettingsBuilder:
         return HttpRunner(
             url=http["url"],
             secret=Secret(secret),
+            tls=self.tls(http.get("tls"), f"{key}.tls"),
             **({"timeout": http["timeout"]} if http.get("timeout") else {}),
         )
 
@@ -509,7 +512,8 @@ class SettingsBuilder:
         if secret is None:
             return None
         self.require_https(sink["url"], f"{TEAMS}.sink.url")
-        return TeamSink(url=sink["url"], secret=Secret(secret))
+        tls = self.tls(sink.get("tls"), f"{TEAMS}.sink.tls")
+        return TeamSink(url=sink["url"], secret=Secret(secret), tls=tls)
 
     # --- global.relay -------------------------------------------------------------------
 

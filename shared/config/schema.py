@@ -40,6 +40,7 @@ from shared.config.settings import (
     RateLimit,
     ReconcileSettings,
     RecoverySettings,
+    RepositoryPermissions,
     TeamSyncSettings,
     Timeouts,
     WebhookSettings,
@@ -247,6 +248,7 @@ class HttpRunnerSchema(Section):
     secret = Text(secret=True)
     secretSecret = SecretRefField()
     timeout = Duration()
+    tls = _nested(SslSchema)
 
 
 class JobSchema(Section):
@@ -282,6 +284,22 @@ class ReconcileSchema(Section):
     budget_share = Number(low=0.0, high=1.0)
 
 
+PERMISSION_LEVELS = ("read", "write", "admin")
+
+
+class PermissionBlockSchema(Section):
+    repository = Choice(PERMISSION_LEVELS)  # build statuses, hooks
+    pullrequest = Choice(PERMISSION_LEVELS)
+    pipeline = Choice(PERMISSION_LEVELS)  # pipeline triggers
+    issues = Choice(PERMISSION_LEVELS)  # Studio's; the relay writes no issues
+
+
+class PermissionsSchema(Section):
+    builds = RepositoryPermissions
+    default = _nested(PermissionBlockSchema)
+    repositories = fields.Dict(keys=Text(), values=fields.Nested(PermissionBlockSchema))
+
+
 class GitBitbucketSchema(Section):
     enabled = Boolean()
     type = Choice(("cloud", "server"))
@@ -307,7 +325,7 @@ class GitBitbucketSchema(Section):
     ssl = _nested(SslSchema)
     repositories = _nested(AccessListSchema)
     workspaces = _nested(AccessListSchema)
-    permissions = AnyMapping()  # Studio's per-repository permissions; not used here
+    permissions = _nested(PermissionsSchema)  # gates every write (shared/permissions.py)
     pipelines = _nested(PipelinesSchema)
     build_status = _nested(BuildStatusSchema)
     jobs = _nested_list(JobSchema)
@@ -339,6 +357,7 @@ class SinkSchema(Section):
     url = Url(required=True)
     secret = Text(secret=True)
     secretSecret = SecretRefField()
+    tls = _nested(SslSchema)
 
 
 class TeamsBitbucketSchema(Section):

@@ -38,8 +38,10 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class TLS:
+    """How one outgoing target's certificate is checked; default: the system trust store."""
+
     verify: bool = True
-    ca_certificate: str | None = None
+    ca_certificate: str | None = None  # a PEM file's path, or PEM text; replaces the store
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class HttpRunner:
     url: str
     secret: Secret  # signs the job body and derives the job's status token
     timeout: float = 3600.0
+    tls: TLS = field(default_factory=TLS)  # the platform's, never Bitbucket's `ssl`
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,15 @@ class ReconcileSettings:
 
 
 @dataclass(frozen=True)
+class RepositoryPermissions:
+    """`permissions`: what the relay may write, by default and per repository (`ws/repo`);
+    each block maps `repository`, `pullrequest`, `pipeline` to read, write or admin."""
+
+    default: dict[str, str] = field(default_factory=dict)
+    repositories: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BitbucketSettings:
     """`global.git.bitbucket`: where Bitbucket is and how to talk to it."""
 
@@ -148,6 +160,7 @@ class BitbucketSettings:
     build_status: BuildStatusSettings = field(default_factory=BuildStatusSettings)
     jobs: tuple[JobRule, ...] = ()
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
+    permissions: RepositoryPermissions | None = None  # absent: no write is gated
 
     @property
     def has_credentials(self) -> bool:
@@ -172,6 +185,7 @@ class TeamSyncSettings:
 class TeamSink:
     url: str
     secret: Secret  # signs every body sent
+    tls: TLS = field(default_factory=TLS)  # the sink's, never Bitbucket's `ssl`
 
 
 @dataclass(frozen=True)

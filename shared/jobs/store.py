@@ -96,6 +96,10 @@ class JobStore:
         """Store what was learnt about the request (a resolved full commit hash)."""
         self.redis.hset(job_key(request.job_id), "request", self._request_json(request))
 
+    def describe(self, job_id: str, description: str) -> None:
+        """Say something about the job without changing its state (a write not sent)."""
+        self.redis.hset(job_key(job_id), "description", description)
+
     def mark_posted(self, job_id: str, state: str) -> None:
         self.redis.hset(job_key(job_id), "status_posted", state)
 

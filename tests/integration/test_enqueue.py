@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from base64 import b64decode
 from pathlib import Path
@@ -11,8 +13,10 @@ import pytest
 import redis
 
 from bbrelay.embedded_redis import EmbeddedRedis
+from receiver import gunicorn_conf
 from receiver.broker import PublishingTransport, transport_for
 from receiver.enqueue import BrokerUnavailable, CeleryEnqueuer
+from shared.celery_config import BROKER_POOL_LIMIT
 from shared.task_names import HANDLE_EVENT, QUEUE
 from tests.conftest import make_settings
 
@@ -70,3 +74,32 @@ def test_a_kept_producer_fails_while_redis_is_down_and_publishes_once_it_is_back
     finally:
         server.stop()
     assert ids == ["after"]  # the first server kept nothing (no AOF); nothing sent twice
+
+
+def test_as_many_threads_as_the_pool_allows_each_publish_through_a_producer_of_their_own(
+    tmp_path: Path,
+) -> None:
+    assert gunicorn_conf.threads <= BROKER_POOL_LIMIT
+    threads = BROKER_POOL_LIMIT
+    published: list[int] = []
+    release = threading.Event()
+
+    def publish(n: int) -> None:
+        enqueuer.enqueue({"event_key": "repo:push", "n": n}, f"thread-{n}")
+        published.append(n)
+        release.wait(timeout=60)  # the thread lives on, keeping its producer, like gunicorn's
+
+    with EmbeddedRedis(tmp_path, appendonly=False) as server:
+        enqueuer = CeleryEnqueuer(make_settings(redis_url=server.url))
+        pool = [threading.Thread(target=publish, args=(n,), daemon=True) for n in range(threads)]
+        for thread in pool:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while len(published) < threads and time.monotonic() < deadline:
+            time.sleep(0.05)
+        release.set()
+        client = redis.Redis.from_url(server.url)
+        queued = client.llen(QUEUE)
+        client.close()
+    assert sorted(published) == list(range(threads))
+    assert queued == threads

@@ -161,7 +161,7 @@ def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
 def test_studio_keys_the_relay_does_not_use_are_accepted_and_ignored(tmp_path: Path) -> None:
     settings = load(
         tmp_path,
-        git("      permissions: {default: {repository: read}}\n      oauth: {version: '2.0'}\n")
+        git("      oauth: {version: '2.0'}\n")
         + "monitoring:\n  bitbucket: {enabled: true, alerts: [{name: errors}]}\n",
     )
 

@@ -61,4 +61,4 @@ def deliver_team_diffs(self: Task, workspace: str) -> int:
     if sink is None:
         return 0
     with bitbucket_retries(self):
-        return deliver_outbox(current.teams, current.platform_http, sink, workspace)
+        return deliver_outbox(current.teams, current.platform_http(sink.tls), sink, workspace)
