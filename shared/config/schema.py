@@ -204,6 +204,7 @@ class PipelinesSchema(Section):
     triggers = _nested(TriggersSchema)
     custom_variables = TextMap(secret=True)
     secured_variables = TextList()
+    fallback_poll = Duration()
     poll_interval = Duration()
     max_poll_interval = Duration()
     max_follow = Duration()

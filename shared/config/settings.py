@@ -71,8 +71,9 @@ class PipelinesSettings:
     enabled: bool = False
     data_change: DataChangeTrigger = field(default_factory=DataChangeTrigger)
     custom_variables: dict[str, str] = field(default_factory=dict, repr=False)  # may be secrets
-    poll_interval: float = 15.0  # how often a running Pipelines run is looked at
-    max_poll_interval: float = 3600.0  # the cap a paused run's looks back off to
+    fallback_poll: float = 600.0  # the first look at a run whose commit-status webhook is late
+    poll_interval: float = 15.0  # the look after that; later looks back off from it
+    max_poll_interval: float = 3600.0  # the cap the looks back off to
     max_follow: float = 24 * 3600.0  # a run followed this long is given up (job STOPPED)
     secured_variables: tuple[str, ...] = ()  # names sent secured in every run
 

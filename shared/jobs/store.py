@@ -157,4 +157,5 @@ def job_from_hash(raw: dict[bytes, bytes]) -> Job:
         starting_at=float(values.get("starting_at", 0)),
         dead=values.get("dead") or None,
         timeout_at=float(values.get("timeout_at", 0)),
+        build_number=int(values["build_number"]) if values.get("build_number") else None,
     )

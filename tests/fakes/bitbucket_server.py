@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.budget import RollingBudget
 from tests.fakes.faults import Fault, Faults
+from tests.fakes.pipeline_statuses import StatusWebhooks
 from tests.fakes.serving import QuietHandler, serve, stop
 
 Answer = tuple[int, Any, dict[str, str]]
@@ -122,6 +123,8 @@ class FakeBitbucket:
         self.pipelines: dict[str, PipelineRun] = {}
         self.pipeline_result = "SUCCESSFUL"
         self.pipeline_gets_to_finish = 1
+        self.pipeline_duration: float | None = None  # a run ends by itself after this long
+        self.status_webhooks: StatusWebhooks | None = None  # Pipelines' own commit statuses
         self.capabilities = ["richBuildStatus", "cancelledStatus", "unknownStatus"]
         self.directories: dict[str, Directory] = {}
         self.groups_status: int | None = None  # 404/410: the 1.0 groups API is gone
@@ -194,6 +197,24 @@ class FakeBitbucket:
         with self.lock:
             run = self.pipelines[pipeline_uuid]
             run.state, run.result = "COMPLETED", result
+        self.post_run_status(run, result)
+
+    def run_started(self, run: PipelineRun) -> None:
+        """Post the run's INPROGRESS status; end it after `pipeline_duration` when set."""
+        self.post_run_status(run, "INPROGRESS")
+        if self.pipeline_duration is not None:
+            timer = threading.Timer(
+                self.pipeline_duration, self.finish_pipeline, (run.uuid, self.pipeline_result)
+            )
+            timer.daemon = True
+            timer.start()
+
+    def post_run_status(self, run: PipelineRun, state: str) -> None:
+        """Pipelines' own build status on the run's commit, as a webhook to the relay."""
+        if self.status_webhooks is None or run.commit is None:
+            return
+        branch = (run.body.get("target") or {}).get("ref_name") or ""
+        self.status_webhooks.send_later(run.repository, run.commit, branch, run.build_number, state)
 
     def directory(self, name: str = "") -> Directory:
         with self.lock:
