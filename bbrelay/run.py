@@ -14,6 +14,7 @@ from bbrelay.runtime import clear_runtime, write_runtime
 from bbrelay.supervisor import NamedCommand, run_processes
 from shared.config import load_settings
 from shared.redis import redacted_url
+from shared.task_names import QUEUES
 
 APP = "workers.celery_app:app"
 
@@ -51,7 +52,7 @@ def commands(var: Path, port: int, concurrency: int) -> list[NamedCommand]:
                 APP,
                 "worker",
                 "-Q",
-                "bbrelay",
+                ",".join(QUEUES),
                 "-E",
                 "--loglevel",
                 "INFO",

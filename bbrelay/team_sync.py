@@ -30,7 +30,9 @@ def sync_teams_now(settings: Settings, workspace: str | None, *, dry_run: bool, 
             print("team sync is off or no workspace is whitelisted (auth.bitbucket.teamSync)")
             return 0
     client_redis = connect(settings.relay.redis_url)
-    client = build_client(settings.bitbucket, client_redis, max_inline_wait=TEAM_SYNC_TOKEN_WAIT)
+    client = build_client(
+        settings.bitbucket, client_redis, max_inline_wait=TEAM_SYNC_TOKEN_WAIT, background=True
+    )
     store = TeamStore(client_redis)
     failed = 0
     for name in names:

@@ -63,7 +63,11 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
         teams=TeamStore(client),
         bitbucket=build_client(settings.bitbucket, client, transport=transport),
         patient_bitbucket=build_client(
-            settings.bitbucket, client, transport=transport, max_inline_wait=TEAM_SYNC_TOKEN_WAIT
+            settings.bitbucket,
+            client,
+            transport=transport,
+            max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
+            background=True,
         ),
         platform_http=httpx.Client(transport=transport, **options),  # type: ignore[arg-type]
     )

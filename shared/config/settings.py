@@ -23,8 +23,10 @@ class Consumer:
 
 @dataclass(frozen=True)
 class RateLimit:
-    requests_per_hour: int = 1000
+    requests_per_hour: int = 1000  # assumed until Bitbucket announces the hour's limit
     burst_size: int = 50
+    ceiling: int | None = None  # requestsPerHour when the operator set it: never exceeded
+    reserved_for_jobs: float = 0.5  # the share of the bucket background work cannot take
 
 
 @dataclass(frozen=True)

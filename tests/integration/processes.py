@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from shared.task_names import QUEUES
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -117,7 +119,7 @@ def worker_process(
         "workers.celery_app:app",
         "worker",
         "-Q",
-        "bbrelay",
+        ",".join(QUEUES),
         "--concurrency",
         str(concurrency),
         "--loglevel",

@@ -12,6 +12,7 @@ import fakeredis
 import httpx
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from shared.bitbucket.client import (
     FIND_MAX_PAGES,
@@ -423,3 +424,34 @@ def test_the_search_reads_a_bounded_number_of_pages() -> None:
 def test_dry_run_finds_no_pipeline() -> None:
     client = build_client(BitbucketSettings(), fakeredis.FakeRedis())
     assert client.find_pipeline_for_job("ws/repo", SHA, JOB) is None
+
+
+def test_the_bucket_follows_the_limit_bitbucket_announces_and_shows_it() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        headers = {
+            "X-RateLimit-Limit": "2500",
+            "X-RateLimit-Resource": "api",
+            "X-RateLimit-NearLimit": "false",
+        }
+        return httpx.Response(201, headers=headers, json={"state": "INPROGRESS"})
+
+    redis_client = fakeredis.FakeRedis()
+    client = _client(Recorder(_token_then(api)), redis_client)
+    client.post_build_status("ws/repo", SHA, STATUS)
+    bucket = client.sender.pool.bucket  # type: ignore[attr-defined]
+    assert bucket.per_hour("oauth:client-1", "api") == 2500
+    gauge = REGISTRY.get_sample_value(
+        "bbrelay_bitbucket_rate_limit_per_hour", {"consumer": "oauth:client-1", "resource": "api"}
+    )
+    assert gauge == 2500
+
+
+def test_a_configured_requests_per_hour_caps_the_announced_limit() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        headers = {"X-RateLimit-Limit": "10000", "X-RateLimit-Resource": "api"}
+        return httpx.Response(201, headers=headers, json={"state": "INPROGRESS"})
+
+    settings = _settings(rate_limit=RateLimit(requests_per_hour=600, burst_size=50, ceiling=600))
+    client = _client(Recorder(_token_then(api)), settings=settings)
+    client.post_build_status("ws/repo", SHA, STATUS)
+    assert client.sender.pool.bucket.per_hour("oauth:client-1", "api") == 600  # type: ignore[attr-defined]
