@@ -30,6 +30,7 @@ from tests.fakes.serving import QuietHandler, serve, stop
 
 Answer = tuple[int, Any, dict[str, str]]
 TOKEN_PATH = "/site/oauth2/access_token"
+NEAR_LIMIT_SHARE = 0.2  # X-RateLimit-NearLimit: true with less than a fifth of the hour left
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,22 @@ class FakeBitbucket:
                 return user if self.basic_users.get(user) == password else None
         return None
 
+    def scaled_limit_headers(self, consumer: str, path: str) -> dict[str, str]:
+        """Cloud's scaled-limit headers: sent to access tokens on /2.0/repositories/* only.
+        https://www.atlassian.com/blog/bitbucket/introducing-scaled-rate-limits-for-bitbucket-cloud-api
+        """
+        limit = self.budget.limit
+        if limit is None or not consumer.startswith("token:"):
+            return {}
+        if not path.startswith("/2.0/repositories/"):
+            return {}
+        near = limit - self.budget.used(consumer) < NEAR_LIMIT_SHARE * limit
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Resource": "api",
+            "X-RateLimit-NearLimit": "true" if near else "false",
+        }
+
     def issue_token(self, authorization: str | None, form: dict[str, str]) -> Answer:
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         if authorization and authorization.lower().startswith("basic "):
@@ -372,6 +389,7 @@ class _Handler(QuietHandler):
         status, answer, headers = fake.route(method, path, query, body)
         if fake.product == "cloud":
             headers = {**headers, "X-OAuth-Scopes": fake.scopes.get(consumer, "")}
+            headers |= fake.scaled_limit_headers(consumer, path)
         return status, answer, headers
 
     def _answer(self, status: int, answer: Any, headers: dict[str, str]) -> None:
