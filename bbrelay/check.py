@@ -256,7 +256,8 @@ class Checker:
         lines = []
         for consumer in pool.consumers:
             left = pool.bucket.peek(consumer, BUCKET_GROUP)
-            detail = f"{left:.0f} of {capacity} tokens left"
+            per_hour = pool.bucket.per_hour(consumer, BUCKET_GROUP)
+            detail = f"{left:.0f} of {capacity} tokens left; {per_hour}/h in force"
             if left >= 1:
                 lines.append(ok(f"budget {consumer}", detail))
             else:

@@ -17,6 +17,7 @@ from shared.access import is_allowed
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.models import Webhook, WebhookSpec
 from shared.config.settings import Settings
+from shared.jobs.planning import STATUS_EVENT_KEYS
 from shared.permissions import Refusal, refusal
 from shared.webhook_secrets import CACHE_SECONDS, SecretRing
 
@@ -62,7 +63,11 @@ def receiver_url(settings: Settings) -> str:
 
 def wanted_events(settings: Settings) -> tuple[str, ...]:
     configured = settings.bitbucket.webhooks.events
-    return tuple(sorted(configured or DEFAULT_EVENTS[settings.bitbucket.product]))
+    events = set(configured or DEFAULT_EVENTS[settings.bitbucket.product])
+    cloud = settings.bitbucket.product == "cloud"
+    if cloud and any(rule.runner == "pipeline" for rule in settings.bitbucket.jobs):
+        events |= STATUS_EVENT_KEYS  # Pipelines' own statuses finish pipeline jobs
+    return tuple(sorted(events))
 
 
 def events_not_offered(client: BitbucketClient, settings: Settings) -> list[str]:

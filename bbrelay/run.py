@@ -15,6 +15,7 @@ from bbrelay.runtime import clear_runtime, write_runtime
 from bbrelay.supervisor import NamedCommand, run_processes
 from shared.config import load_settings
 from shared.private_files import PRIVATE_UMASK, make_private_dir, write_private_file
+from shared.task_names import QUEUES
 
 APP = "workers.celery_app:app"
 
@@ -51,7 +52,7 @@ def commands(var: Path, port: int, concurrency: int) -> list[NamedCommand]:
                 APP,
                 "worker",
                 "-Q",
-                "bbrelay",
+                ",".join(QUEUES),
                 "-E",
                 "--loglevel",
                 "INFO",

@@ -44,7 +44,7 @@ def main() -> None:
         values = bitbucket_values(
             fake,
             rateLimit={"requestsPerHour": 1_000_000, "burstSize": 100_000},
-            pipelines={"enabled": True, "pollInterval": "30s"},
+            pipelines={"enabled": True, "fallbackPoll": "30s", "pollInterval": "30s"},
             buildStatus={"contexts": {"ci": "relay/ci"}},
             jobs=[rule],
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.config.settings import Settings
-from shared.task_names import QUEUE
+from shared.task_names import QUEUE, ROUTES
 
 # Redis redelivers an unacknowledged task after this long; every time limit stays below it.
 # No task waits in the broker: delayed runs are follow-ups (shared/followups.py).
@@ -30,6 +30,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "socket_connect_timeout": 2.0,
         },
         "task_default_queue": QUEUE,
+        "task_routes": ROUTES,
         "bbrelay_retry_base_delay": settings.relay.retry_base_delay,  # read by workers.retrying
         "task_serializer": "json",
         "result_serializer": "json",

@@ -39,6 +39,8 @@ class Event:
     actor: str | None
     received_at: float
     pr_source_repository: str | None = None  # full name; another repository for a fork's PR
+    status_state: str | None = None  # a commit status event's state (SUCCESSFUL, FAILED …)
+    status_build: int | None = None  # the Pipelines build number a status was posted for
 
     @property
     def is_pull_request(self) -> bool:
@@ -74,8 +76,9 @@ class Event:
         values: dict[str, Any] = {name: data.get(name) for name in _FIELD_NAMES}
         values["attempt"] = int(data["attempt"])
         values["received_at"] = float(data["received_at"])
-        if values.get("pr_id") is not None:
-            values["pr_id"] = int(values["pr_id"])
+        for name in ("pr_id", "status_build"):
+            if values.get(name) is not None:
+                values[name] = int(values[name])
         return cls(**values)
 
 

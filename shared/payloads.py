@@ -171,6 +171,9 @@ class _CloudPullRequestPayload(_CloudBase):
 class _CloudCommitStatus(_Schema):
     commit = _required(_Hash)
     refname = fields.Str(allow_none=True, load_default=None)
+    state = fields.Str(allow_none=True, load_default=None)
+    name = fields.Str(allow_none=True, load_default=None)
+    url = fields.Str(allow_none=True, load_default=None)
 
 
 class _CloudCommitStatusPayload(_CloudBase):
@@ -316,6 +319,8 @@ def parse_event(
         pr_destination_commit=found.get("pr_destination_commit"),
         actor=found.get("actor"),
         received_at=received_at,
+        status_state=found.get("status_state"),
+        status_build=found.get("status_build"),
     )
 
 
@@ -488,7 +493,11 @@ def _cloud_pull_request(pull_request: dict[str, Any]) -> dict[str, Any]:
 
 def _cloud_commit_status(status: dict[str, Any]) -> dict[str, Any]:
     """`refname` is a branch name in practice; a full `refs/...` name is taken as given."""
-    found: dict[str, Any] = {"commit": _full_sha(status["commit"]["hash"])}
+    found: dict[str, Any] = {
+        "commit": _full_sha(status["commit"]["hash"]),
+        "status_state": status["state"],
+        "status_build": pipelines_build(status["name"], status["url"]),
+    }
     refname = status["refname"]
     if refname and refname.startswith("refs/"):
         found["ref"] = refname
@@ -498,6 +507,18 @@ def _cloud_commit_status(status: dict[str, Any]) -> dict[str, Any]:
         found["ref"] = f"refs/heads/{refname}"
         found["branch"] = refname
     return found
+
+
+def pipelines_build(name: str | None, url: str | None) -> int | None:
+    """The build number of a status Bitbucket Pipelines posted itself ("Pipeline #4 for main",
+    url ending `/results/4`); None for any other status."""
+    if not name or not url or not name.startswith("Pipeline #"):
+        return None
+    found = _PIPELINES_RESULT.search(url)
+    return int(found.group(1)) if found else None
+
+
+_PIPELINES_RESULT = re.compile(r"/results/(\d+)/?$")
 
 
 # --- Bitbucket Server / Data Center ---

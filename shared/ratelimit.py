@@ -3,11 +3,17 @@
 Capacity is `burstSize`; refill is (`requestsPerHour` - `burstSize`) / 3600 tokens a second, so a
 full bucket plus an hour of refill never exceeds `requestsPerHour` in any rolling hour, which is
 Bitbucket's window. https://support.atlassian.com/bitbucket-cloud/docs/api-request-limits/
+
+`requestsPerHour` is the assumption until Bitbucket announces the hour's limit
+(`X-RateLimit-Limit`, scaled limits of 1,000 to 10,000 an hour); the refill then follows it,
+never above a `requestsPerHour` the operator set, and halves while `X-RateLimit-NearLimit` says
+the limit is near. https://www.atlassian.com/blog/bitbucket/introducing-scaled-rate-limits-for-bitbucket-cloud-api
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,7 +23,7 @@ from shared.config.settings import RateLimit
 from shared.lua import script
 
 PREFIX = "bbrelay:bucket"
-MAX_PAUSE = 300.0
+NO_RECORD_PAUSE = 300.0  # after a 429 with no Retry-After and no call of ours in the hour
 
 
 class RateLimiterUnavailable(Exception):
@@ -29,7 +35,6 @@ class Decision:
     admitted: bool
     wait: float
     tokens_left: float
-    strikes: int = 0
 
 
 class TokenBucket:
@@ -41,38 +46,54 @@ class TokenBucket:
         *,
         capacity: int,
         refill_per_second: float,
+        ceiling: int | None = None,
         prefix: str = PREFIX,
     ) -> None:
         self.capacity = capacity
         self.rate = refill_per_second
+        self.ceiling = ceiling
         self.prefix = prefix
         self.redis = client
         refill_time = capacity / refill_per_second if refill_per_second > 0 else 3600.0
         # An idle bucket is full again after `refill_time`; keep it only that long.
-        self.idle_ms = int(1000 * (max(refill_time, MAX_PAUSE) + 60))
+        self.idle_ms = int(1000 * (max(refill_time, NO_RECORD_PAUSE) + 60))
         self._take = client.register_script(script("token_bucket"))
         self._pause = client.register_script(script("bucket_pause"))
 
     @classmethod
     def from_settings(cls, client: redis.Redis[bytes], rate_limit: RateLimit) -> TokenBucket:
         refill = (rate_limit.requests_per_hour - rate_limit.burst_size) / 3600.0
-        return cls(client, capacity=rate_limit.burst_size, refill_per_second=max(0.0, refill))
+        return cls(
+            client,
+            capacity=rate_limit.burst_size,
+            refill_per_second=max(0.0, refill),
+            ceiling=rate_limit.ceiling,
+        )
 
     def key(self, consumer: str, group: str) -> str:
         return f"{self.prefix}:{consumer}:{group}"
 
+    def _keys(self, consumer: str, group: str) -> list[str]:
+        key = self.key(consumer, group)
+        return [key, f"{key}:calls"]
+
     def try_acquire(
-        self, consumer: str, group: str = "default", *, tokens: int = 1, now: float | None = None
+        self,
+        consumer: str,
+        group: str = "default",
+        *,
+        tokens: int = 1,
+        leave: int = 0,
+        now: float | None = None,
     ) -> Decision:
-        """Take `tokens` if the bucket has them; else say how long until it will."""
+        """Take `tokens` if the bucket has them and `leave` more; else say how long until then."""
         args = [self.capacity, repr(self.rate), tokens, "" if now is None else repr(now)]
+        extra = [self.idle_ms, leave, "" if self.ceiling is None else self.ceiling]
         try:
-            admitted, wait, left, strikes = self._take(
-                keys=[self.key(consumer, group)], args=[*args, self.idle_ms]
-            )
+            admitted, wait, left = self._take(keys=self._keys(consumer, group), args=args + extra)
         except redis.RedisError as exc:
             raise RateLimiterUnavailable(str(exc)) from exc
-        return Decision(bool(admitted), float(wait), float(left), int(strikes))
+        return Decision(bool(admitted), float(wait), float(left))
 
     def peek(self, consumer: str, group: str = "default") -> float:
         """Tokens left now, consuming none."""
@@ -86,22 +107,46 @@ class TokenBucket:
         *,
         now: float | None = None,
     ) -> float:
-        """No token until `seconds` from now; None doubles the last pause (1 s … 300 s)."""
-        args = ["" if seconds is None else repr(seconds), repr(MAX_PAUSE)]
+        """No token until `seconds` from now; None: until the rolling hour lets out the oldest
+        call the bucket recorded (or NO_RECORD_PAUSE when it recorded none)."""
+        args = ["" if seconds is None else repr(seconds), repr(NO_RECORD_PAUSE)]
         try:
             applied = self._pause(
-                keys=[self.key(consumer, group)],
+                keys=self._keys(consumer, group),
                 args=[*args, "" if now is None else repr(now), self.idle_ms],
             )
         except redis.RedisError as exc:
             raise RateLimiterUnavailable(str(exc)) from exc
         return float(applied)
 
-    def clear_strikes(self, consumer: str, group: str = "default") -> None:
+    def announce(self, consumer: str, group: str, limit: int | None, near: bool) -> None:
+        """What Bitbucket said of this hour: its limit (None: not said) and whether it is near."""
+        fields: dict[str | bytes, bytes | float | int | str] = {"near": "1" if near else "0"}
+        if limit is not None:
+            fields["limit"] = str(limit)
         try:
-            self.redis.hdel(self.key(consumer, group), "strikes")
+            with self.redis.pipeline() as pipe:
+                pipe.hset(self.key(consumer, group), mapping=fields)
+                pipe.pexpire(self.key(consumer, group), self.idle_ms)
+                pipe.execute()
         except redis.RedisError as exc:
             raise RateLimiterUnavailable(str(exc)) from exc
+
+    def per_hour(self, consumer: str, group: str = "default") -> int:
+        """The hourly limit in force: Bitbucket's announced one (never above the operator's),
+        else the configured assumption."""
+        try:
+            announced = self.redis.hget(self.key(consumer, group), "limit")
+        except redis.RedisError as exc:
+            raise RateLimiterUnavailable(str(exc)) from exc
+        assumed = round(self.capacity + self.rate * 3600)
+        if announced is None:
+            return assumed
+        return min(int(announced), self.ceiling) if self.ceiling else int(announced)
+
+    def reserve(self, share: float) -> int:
+        """The tokens a caller must leave in the bucket to keep `share` of it for others."""
+        return min(self.capacity - 1, math.ceil(self.capacity * share)) if share > 0 else 0
 
 
 class ConsumerPool:
@@ -113,16 +158,13 @@ class ConsumerPool:
         self.bucket = bucket
         self.consumers = list(consumers)
         self._start = itertools.count()
-        self._struck: set[str] = set()
 
-    def acquire(self, group: str = "default") -> tuple[str | None, Decision]:
+    def acquire(self, group: str = "default", *, leave: int = 0) -> tuple[str | None, Decision]:
         """The first consumer (rotating) that admits; else None and the shortest wait."""
         offset = next(self._start) % len(self.consumers)
         best: Decision | None = None
         for consumer in self.consumers[offset:] + self.consumers[:offset]:
-            decision = self.bucket.try_acquire(consumer, group)
-            if decision.strikes:
-                self._struck.add(consumer)
+            decision = self.bucket.try_acquire(consumer, group, leave=leave)
             if decision.admitted:
                 return consumer, decision
             if best is None or decision.wait < best.wait:
@@ -131,12 +173,5 @@ class ConsumerPool:
         return None, best
 
     def backoff(self, consumer: str, retry_after: float | None, group: str = "default") -> float:
-        """After a 429: pause that consumer (Retry-After when sent, else exponential)."""
-        self._struck.add(consumer)
+        """After a 429: pause that consumer (Retry-After when sent, else from its own record)."""
         return self.bucket.pause(consumer, retry_after, group)
-
-    def record_success(self, consumer: str, group: str = "default") -> None:
-        """A 2xx ends the back-off; costs a Redis call only after a 429."""
-        if consumer in self._struck:
-            self.bucket.clear_strikes(consumer, group)
-            self._struck.discard(consumer)

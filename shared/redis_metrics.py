@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 
 from shared.deliveries import RECENT_INDEX, record_key
 from shared.jobs.store import JOBS_INDEX, job_key
-from shared.task_names import QUEUE
+from shared.task_names import QUEUES
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +34,7 @@ class RedisStateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            depth = int(self.redis.llen(QUEUE))
+            depths = {name: int(self.redis.llen(name)) for name in QUEUES}
             deliveries = self._states(RECENT_INDEX, record_key, "status")
             jobs = self._states(JOBS_INDEX, job_key, "state")
         except redis.RedisError as exc:
@@ -43,7 +43,8 @@ class RedisStateCollector(Collector):
         queue = GaugeMetricFamily(
             "bbrelay_queue_depth", "Tasks waiting on the Celery queue.", labels=["queue"]
         )
-        queue.add_metric([QUEUE], depth)
+        for name, depth in depths.items():
+            queue.add_metric([name], depth)
         yield queue
         yield _by_state(
             "bbrelay_recent_deliveries",

@@ -1,7 +1,9 @@
 """Stable Celery task names: the only link between the receiver and the workers."""
 
 HANDLE_EVENT = "bbrelay.handle_event"
-QUEUE = "bbrelay"
+QUEUE = "bbrelay"  # events and jobs: build statuses and pipeline triggers go first
+BACKGROUND_QUEUE = "bbrelay.background"  # team sync: never ahead of a status
+QUEUES = (QUEUE, BACKGROUND_QUEUE)
 FOLLOW_PIPELINE = "bbrelay.follow_pipeline"
 POST_STATUS = "bbrelay.post_status"
 JOB_TIMEOUT = "bbrelay.job_timeout"
@@ -10,3 +12,9 @@ SYNC_TEAMS = "bbrelay.sync_teams"
 SYNC_WORKSPACE = "bbrelay.sync_workspace"
 DELIVER_TEAM_DIFFS = "bbrelay.deliver_team_diffs"
 RECONCILE = "bbrelay.reconcile"
+
+# Celery's `task_routes`: a task not named here goes to QUEUE (`task_default_queue`).
+ROUTES = {
+    name: {"queue": BACKGROUND_QUEUE}
+    for name in (SYNC_TEAMS, SYNC_WORKSPACE, DELIVER_TEAM_DIFFS, RECONCILE)
+}

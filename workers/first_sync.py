@@ -8,7 +8,7 @@ import structlog
 from celery import Celery, signals
 
 from shared.config.settings import Settings
-from shared.task_names import QUEUE, SYNC_TEAMS
+from shared.task_names import SYNC_TEAMS
 
 log = structlog.get_logger(__name__)
 
@@ -20,7 +20,7 @@ def connect_first_sync(app: Celery, settings: Settings) -> None:
     interval = settings.teams.sync_interval
 
     def on_beat_init(**_: Any) -> None:
-        app.send_task(SYNC_TEAMS, queue=QUEUE, expires=interval)
+        app.send_task(SYNC_TEAMS, expires=interval)
         log.info("teams.first_sync_queued")
 
     signals.beat_init.connect(on_beat_init, weak=False)

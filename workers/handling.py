@@ -6,7 +6,7 @@ import structlog
 
 from shared.events import Event
 from shared.reconcile.seen import record_head
-from workers.job_flow import Schedule, jobs_for_event
+from workers.job_flow import Schedule, finish_from_status, jobs_for_event
 from workers.services import Services
 
 log = structlog.get_logger(__name__)
@@ -22,9 +22,11 @@ def handle_event(services: Services, event: Event, schedule: Schedule) -> None:
     store = services.deliveries
     store.advance(event.delivery_id, "processing", count_attempt=True)
     job_ids = jobs_for_event(services, event, schedule)
+    finished = finish_from_status(services, event)
     log.info(
         "event.handled",
         jobs=job_ids,
+        finished=finished,
         ref=event.ref,
         commit=event.commit,
         pr_id=event.pr_id,

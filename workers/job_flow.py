@@ -19,7 +19,8 @@ from shared.bitbucket.models import Pipeline
 from shared.config.settings import JobRule, PipelinesSettings
 from shared.events import Event
 from shared.jobs.model import Job, JobRequest, with_commit
-from shared.jobs.planning import plan_jobs
+from shared.jobs.planning import STATUS_EVENT_KEYS, plan_jobs
+from shared.jobs.planning import job_id as job_id_for
 from shared.jobs.statuses import build_status
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT
 from workers.runners import http as http_runner
@@ -62,7 +63,7 @@ def start_job(services: Services, job_id: str, schedule: Schedule) -> None:
     job = store.get(job_id)
     assert job is not None
     try:
-        external_id = _start(services, job)
+        external_id, build_number = _start(services, job)
     except PermanentError as exc:
         store.advance(job_id, "FAILED", description=f"could not start: {exc}"[:255])
         log.error("job.start_refused", job_id=job_id, error=str(exc))
@@ -70,15 +71,23 @@ def start_job(services: Services, job_id: str, schedule: Schedule) -> None:
     except BaseException:
         store.release_start(job_id, owner)
         raise
-    record_started(services, job, owner, external_id, schedule)
+    record_started(services, job, owner, external_id, schedule, build_number=build_number)
 
 
 def record_started(
-    services: Services, job: Job, owner: str, external_id: str | None, schedule: Schedule
+    services: Services,
+    job: Job,
+    owner: str,
+    external_id: str | None,
+    schedule: Schedule,
+    *,
+    build_number: int | None = None,
 ) -> None:
     """STARTING -> INPROGRESS for the claim's owner, then schedule the job's follow-up."""
     job_id = job.job_id
     fields = {"external_id": external_id or "", "description": ""}
+    if build_number is not None:
+        fields["build_number"] = str(build_number)
     timeout = http_timeout(services, job)
     if timeout is not None:
         fields["timeout_at"] = f"{time.time() + timeout:.6f}"
@@ -90,13 +99,14 @@ def record_started(
 
 
 def follow_up(services: Services, job_id: str, schedule: Schedule) -> None:
-    """Schedule the next look at a running job: a pipeline poll, or the http runner's timeout."""
+    """Schedule the next look at a running job: the pipeline's fallback poll (its status
+    webhooks normally finish it first), or the http runner's timeout."""
     job = services.jobs.get(job_id)
     if job is None or job.is_final:
         return
     if job.request.runner == "pipeline":
-        interval = services.settings.bitbucket.pipelines.poll_interval
-        schedule(FOLLOW_PIPELINE, [job_id, interval], interval)
+        first_look = services.settings.bitbucket.pipelines.fallback_poll
+        schedule(FOLLOW_PIPELINE, [job_id, None], first_look)
         return
     deadline = job.timeout_at or time.time()
     schedule(JOB_TIMEOUT, [job_id, deadline], deadline - time.time())
@@ -109,7 +119,8 @@ def http_timeout(services: Services, job: Job) -> float | None:
     return rule.http.timeout if rule and rule.http else 3600.0
 
 
-def _start(services: Services, job: Job) -> str | None:
+def _start(services: Services, job: Job) -> tuple[str | None, int | None]:
+    """The started run's external id, and its build number for a Pipelines run."""
     request = ensure_full_commit(services, job)
     rule = rule_named(services, request.rule)
     if request.runner == "pipeline":
@@ -118,11 +129,11 @@ def _start(services: Services, job: Job) -> str | None:
         pipeline = pipeline_runner.start(
             services.bitbucket, request, rule, services.settings.bitbucket
         )
-        return pipeline.uuid
+        return pipeline.uuid, pipeline.build_number
     if rule is None or rule.http is None:
         raise http_runner.PlatformRejected(f"rule {request.rule!r} has no http runner any more")
     http = services.platform_http(rule.http.tls)
-    return http_runner.start(http, request, rule.http, services.settings)
+    return http_runner.start(http, request, rule.http, services.settings), None
 
 
 def ensure_full_commit(services: Services, job: Job) -> JobRequest:
@@ -142,8 +153,9 @@ def follow_pipeline(
 ) -> None:
     """Look at the job's pipeline once; record a change; look again later unless it ended.
 
-    A paused run (a manual step) is looked at less and less often, and a run followed for
-    `pipelines.maxFollow` is given up: the job is STOPPED and says why.
+    This is the fallback for status webhooks that do not come: the looks back off from
+    `pipelines.pollInterval`, and a run followed for `pipelines.maxFollow` is given up (the
+    job is STOPPED and says why).
     """
     job = services.jobs.get(job_id)
     if job is None or job.is_final or not job.external_id:
@@ -165,16 +177,47 @@ def follow_pipeline(
         if followed >= settings.max_follow:
             _give_up(services, job_id, pipeline, followed)
         else:
-            interval = next_poll(pipeline, wait, settings)
+            interval = next_poll(wait, settings)
             schedule(FOLLOW_PIPELINE, [job_id, interval], interval)
     sync_status(services, job_id)
 
 
-def next_poll(pipeline: Pipeline, wait: float | None, settings: PipelinesSettings) -> float:
-    """The regular interval while a run runs; doubling up to the cap while it waits for a person."""
-    if not pipeline.paused:
+def next_poll(wait: float | None, settings: PipelinesSettings) -> float:
+    """After the first (fallback) look, `pollInterval`; then doubling up to the cap."""
+    if wait is None:
         return settings.poll_interval
-    return min(settings.max_poll_interval, 2 * max(wait or 0.0, settings.poll_interval))
+    return min(settings.max_poll_interval, 2 * max(wait, settings.poll_interval))
+
+
+# Pipelines' own statuses in the job's words; INPROGRESS changes nothing (the job already is).
+PIPELINES_FINAL_STATES = {"SUCCESSFUL": "SUCCESSFUL", "FAILED": "FAILED", "STOPPED": "STOPPED"}
+
+
+def finish_from_status(services: Services, event: Event) -> list[str]:
+    """Finish the pipeline jobs whose run a Pipelines commit status reports ended; their ids.
+
+    Bitbucket Pipelines posts a build status on the commit when a run starts and ends, which
+    fires `repo:commit_status_*`; matching the commit and the run's build number finishes the
+    job without polling. https://support.atlassian.com/bitbucket-cloud/docs/event-payloads/
+    """
+    state = PIPELINES_FINAL_STATES.get(event.status_state or "")
+    if event.event_key not in STATUS_EVENT_KEYS or state is None or event.status_build is None:
+        return []
+    if event.repository is None or event.commit is None:
+        return []
+    finished = []
+    for rule in services.settings.bitbucket.jobs:
+        if rule.runner != "pipeline":
+            continue
+        job = services.jobs.get(job_id_for(rule.name, event.repository, event.commit))
+        if job is None or job.is_final or job.build_number != event.status_build:
+            continue
+        description = f"pipeline #{event.status_build} {state.lower()}"
+        if services.jobs.advance(job.job_id, state, description=description):
+            log.info("job.finished_by_status", job_id=job.job_id, state=state)
+        sync_status(services, job.job_id)
+        finished.append(job.job_id)
+    return finished
 
 
 def _give_up(services: Services, job_id: str, pipeline: Pipeline, followed: float) -> None:

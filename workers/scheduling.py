@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from shared.followups import FollowUp, member_for, retry_member
-from shared.task_names import QUEUE
 from workers.celery_app import app
 from workers.services import services
 
@@ -40,14 +39,14 @@ def schedule_follow_up(follow_up: FollowUp, countdown: float) -> None:
 
 
 def publish(follow_up: FollowUp) -> None:
-    """Put the task on the queue now, under its own task id."""
+    """Put the task on its routed queue now (Celery's router: `task_routes`), under its own
+    task id."""
     app.send_task(
         follow_up.name,
         args=follow_up.args,
         kwargs=follow_up.kwargs,
         task_id=follow_up.task_id,
         retries=follow_up.retries,
-        queue=QUEUE,
     )
 
 

@@ -80,6 +80,7 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
             sealer,
             transport=transport,
             max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
+            background=True,
         ),
         transport=transport,
     )

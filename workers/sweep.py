@@ -129,7 +129,9 @@ def _recover_start(services: Services, job: Job, schedule: Schedule) -> None:
             job.request.repository, job.request.commit, job.job_id, created_after=job.created_at
         )
     if run is not None:
-        job_flow.record_started(services, job, owner, run.uuid, schedule)
+        job_flow.record_started(
+            services, job, owner, run.uuid, schedule, build_number=run.build_number
+        )
         log.warning("recovery.job_run_found", job_id=job.job_id, external_id=run.uuid)
     elif services.jobs.release_start(job.job_id, owner):
         schedule(START_JOB, [job.job_id], 0)

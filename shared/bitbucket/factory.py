@@ -49,8 +49,10 @@ def build_client(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
     max_inline_wait: float = 1.0,
+    background: bool = False,
 ) -> BitbucketClient:
-    """The client the workers use; with no credentials, a dry-run one that sends nothing."""
+    """The client the workers use; with no credentials, a dry-run one that sends nothing.
+    A `background` client (team sync) leaves `rateLimit.reservedForJobs` of each bucket."""
     if not settings.has_credentials:
         return BitbucketClient(
             settings.product,
@@ -79,6 +81,7 @@ def build_client(
         pool,
         allowed_origins=allowed_origins(settings),
         max_inline_wait=max_inline_wait,
+        reserve=settings.rate_limit.reserved_for_jobs if background else 0.0,
         sleep=sleep or time.sleep,
     )
     return BitbucketClient(settings.product, settings.api_url, sender, base_url=settings.url)

@@ -40,6 +40,13 @@ BUCKET_WAIT_SECONDS = Histogram(
     "How long a call had to wait for a token.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0),
 )
+RATE_LIMIT_PER_HOUR = Gauge(
+    "bbrelay_bitbucket_rate_limit_per_hour",
+    "The hourly limit a consumer's bucket follows, as Bitbucket announced it (capped by a "
+    "configured requestsPerHour), by consumer and resource.",
+    ["consumer", "resource"],
+    multiprocess_mode="mostrecent",
+)
 BUCKET_TOKENS = Gauge(
     "bbrelay_bucket_tokens",
     "Tokens left in a consumer's bucket after its last call.",

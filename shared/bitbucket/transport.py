@@ -31,6 +31,11 @@ from shared.ratelimit import ConsumerPool, RateLimiterUnavailable
 log = structlog.get_logger(__name__)
 
 BUCKET_GROUP = "api"
+# Scaled rate limits: sent to access tokens on most /2.0/repositories/* endpoints.
+# https://www.atlassian.com/blog/bitbucket/introducing-scaled-rate-limits-for-bitbucket-cloud-api
+LIMIT_HEADER = "X-RateLimit-Limit"  # the hour's total (not what is left)
+RESOURCE_HEADER = "X-RateLimit-Resource"  # the resource group the limit is for ("api")
+NEAR_LIMIT_HEADER = "X-RateLimit-NearLimit"  # "true" when little of the hour is left
 
 
 def origin(url: str) -> str:
@@ -50,8 +55,11 @@ class Sender:
         *,
         allowed_origins: frozenset[str],
         max_inline_wait: float = 1.0,
+        reserve: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """`reserve`: the share of each consumer's bucket this sender leaves for others (team
+        sync's sender leaves `rateLimit.reservedForJobs` to statuses and triggers)."""
         if not credentials:
             raise ValueError("no Bitbucket credentials: use the dry-run sender instead")
         self.http = http
@@ -59,7 +67,9 @@ class Sender:
         self.pool = pool
         self.allowed_origins = allowed_origins
         self.max_inline_wait = max_inline_wait
+        self.leave = pool.bucket.reserve(reserve)
         self.sleep = sleep
+        self._announced: dict[tuple[str, str], tuple[int | None, bool]] = {}
 
     def send(
         self,
@@ -95,7 +105,7 @@ class Sender:
         waited = 0.0
         while True:
             try:
-                consumer, decision = self.pool.acquire(BUCKET_GROUP)
+                consumer, decision = self.pool.acquire(BUCKET_GROUP, leave=self.leave)
             except RateLimiterUnavailable as exc:
                 raise LimiterUnavailable(f"token bucket unavailable, call not made: {exc}") from exc
             if consumer is not None:
@@ -141,8 +151,8 @@ class Sender:
     ) -> httpx.Response:
         status = response.status_code
         path = response.request.url.path
+        self._learn_limit(response, credential.identity)
         if status < 400:
-            self.pool.record_success(credential.identity, BUCKET_GROUP)
             return response
         if status == 429:
             metrics.RATE_LIMITED.labels(credential.identity).inc()
@@ -161,6 +171,35 @@ class Sender:
                 f"{path}: {message}"
             )
         raise BitbucketRejected.refused(status, message, method, path)
+
+    def _learn_limit(self, response: httpx.Response, consumer: str) -> None:
+        """Follow the limit Bitbucket announces; a Redis write only when it changes."""
+        announced = rate_limit_headers(response)
+        if announced is None:
+            return
+        resource, limit, near = announced
+        if self._announced.get((consumer, resource)) == (limit, near):
+            return
+        self.pool.bucket.announce(consumer, resource, limit, near)
+        self._announced[(consumer, resource)] = (limit, near)
+        in_force = self.pool.bucket.per_hour(consumer, resource)
+        metrics.RATE_LIMIT_PER_HOUR.labels(consumer, resource).set(in_force)
+        log.info(
+            "bitbucket.rate_limit", consumer=consumer, resource=resource, limit=limit, near=near
+        )
+
+
+def rate_limit_headers(response: httpx.Response) -> tuple[str, int | None, bool] | None:
+    """(resource, the hour's limit, near the limit) when Bitbucket sent its headers."""
+    headers = response.headers
+    if LIMIT_HEADER not in headers and NEAR_LIMIT_HEADER not in headers:
+        return None
+    try:
+        limit = int(headers[LIMIT_HEADER]) if LIMIT_HEADER in headers else None
+    except ValueError:
+        limit = None
+    near = headers.get(NEAR_LIMIT_HEADER, "").strip().lower() == "true"
+    return headers.get(RESOURCE_HEADER) or BUCKET_GROUP, limit, near
 
 
 def retry_after(response: httpx.Response, now: float | None = None) -> float | None:

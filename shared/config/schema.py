@@ -156,6 +156,13 @@ class RateLimitSchema(Section):
     builds = RateLimit
     requests_per_hour = Integer()
     burst_size = Integer()
+    reserved_for_jobs = Number(low=0.0, high=0.9)
+
+    def build(self, data: Mapping[str, Any]) -> Any:
+        """A `requestsPerHour` the operator wrote is also the ceiling announced limits keep to."""
+        limit = super().build(data)
+        given_rate = data.get("requests_per_hour")
+        return dataclasses.replace(limit, ceiling=given_rate) if given_rate else limit
 
     @validates_schema
     def _burst_below_rate(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -206,6 +213,7 @@ class PipelinesSchema(Section):
     triggers = _nested(TriggersSchema)
     custom_variables = TextMap(secret=True)
     secured_variables = TextList()
+    fallback_poll = Duration()
     poll_interval = Duration()
     max_poll_interval = Duration()
     max_follow = Duration()

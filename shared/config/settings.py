@@ -23,8 +23,10 @@ class Consumer:
 
 @dataclass(frozen=True)
 class RateLimit:
-    requests_per_hour: int = 1000
+    requests_per_hour: int = 1000  # assumed until Bitbucket announces the hour's limit
     burst_size: int = 50
+    ceiling: int | None = None  # requestsPerHour when the operator set it: never exceeded
+    reserved_for_jobs: float = 0.5  # the share of the bucket background work cannot take
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ class PipelinesSettings:
     enabled: bool = False
     data_change: DataChangeTrigger = field(default_factory=DataChangeTrigger)
     custom_variables: dict[str, str] = field(default_factory=dict, repr=False)  # may be secrets
-    poll_interval: float = 15.0  # how often a running Pipelines run is looked at
-    max_poll_interval: float = 3600.0  # the cap a paused run's looks back off to
+    fallback_poll: float = 600.0  # the first look at a run whose commit-status webhook is late
+    poll_interval: float = 15.0  # the look after that; later looks back off from it
+    max_poll_interval: float = 3600.0  # the cap the looks back off to
     max_follow: float = 24 * 3600.0  # a run followed this long is given up (job STOPPED)
     secured_variables: tuple[str, ...] = ()  # names sent secured in every run
 

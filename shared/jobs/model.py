@@ -63,6 +63,7 @@ class Job:
     starting_at: float = 0.0
     dead: str | None = None  # why a task of this job gave up (a dead letter)
     timeout_at: float = 0.0  # when an http-runner job is STOPPED without a report
+    build_number: int | None = None  # the Pipelines run's number, matched by status webhooks
 
     @property
     def job_id(self) -> str:

@@ -183,4 +183,5 @@ def job_from_values(values: dict[str, Any], request: JobRequest) -> Job:
         starting_at=float(values.get("starting_at", 0)),
         dead=values.get("dead") or None,
         timeout_at=float(values.get("timeout_at", 0)),
+        build_number=int(values["build_number"]) if values.get("build_number") else None,
     )

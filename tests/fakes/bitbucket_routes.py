@@ -88,6 +88,7 @@ def trigger_pipeline(fake: FakeBitbucket, params: dict[str, str], _: Any, body: 
     )
     with fake.lock:
         fake.pipelines[run.uuid] = run
+    fake.run_started(run)
     return 201, run.document(), {}
 
 

@@ -26,10 +26,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from shared.event_keys import SERVER_EVENT_KEYS
 from tests.fakes.budget import RollingBudget
 from tests.fakes.faults import Fault, Faults
+from tests.fakes.pipeline_statuses import StatusWebhooks
 from tests.fakes.serving import QuietHandler, serve, stop
 
 Answer = tuple[int, Any, dict[str, str]]
 TOKEN_PATH = "/site/oauth2/access_token"
+NEAR_LIMIT_SHARE = 0.2  # X-RateLimit-NearLimit: true with less than a fifth of the hour left
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class FakeBitbucket:
         self.pipelines: dict[str, PipelineRun] = {}
         self.pipeline_result = "SUCCESSFUL"
         self.pipeline_gets_to_finish = 1
+        self.pipeline_duration: float | None = None  # a run ends by itself after this long
+        self.status_webhooks: StatusWebhooks | None = None  # Pipelines' own commit statuses
         self.capabilities = ["richBuildStatus", "cancelledStatus", "unknownStatus"]
         self.webhook_events = sorted(SERVER_EVENT_KEYS - {"diagnostics:ping"})
         self.directories: dict[str, Directory] = {}
@@ -212,6 +216,24 @@ class FakeBitbucket:
         with self.lock:
             run = self.pipelines[pipeline_uuid]
             run.state, run.result = "COMPLETED", result
+        self.post_run_status(run, result)
+
+    def run_started(self, run: PipelineRun) -> None:
+        """Post the run's INPROGRESS status; end it after `pipeline_duration` when set."""
+        self.post_run_status(run, "INPROGRESS")
+        if self.pipeline_duration is not None:
+            timer = threading.Timer(
+                self.pipeline_duration, self.finish_pipeline, (run.uuid, self.pipeline_result)
+            )
+            timer.daemon = True
+            timer.start()
+
+    def post_run_status(self, run: PipelineRun, state: str) -> None:
+        """Pipelines' own build status on the run's commit, as a webhook to the relay."""
+        if self.status_webhooks is None or run.commit is None:
+            return
+        branch = (run.body.get("target") or {}).get("ref_name") or ""
+        self.status_webhooks.send_later(run.repository, run.commit, branch, run.build_number, state)
 
     def directory(self, name: str = "") -> Directory:
         with self.lock:
@@ -258,6 +280,22 @@ class FakeBitbucket:
                 user, _, password = base64.b64decode(value).decode().partition(":")
                 return user if self.basic_users.get(user) == password else None
         return None
+
+    def scaled_limit_headers(self, consumer: str, path: str) -> dict[str, str]:
+        """Cloud's scaled-limit headers: sent to access tokens on /2.0/repositories/* only.
+        https://www.atlassian.com/blog/bitbucket/introducing-scaled-rate-limits-for-bitbucket-cloud-api
+        """
+        limit = self.budget.limit
+        if limit is None or not consumer.startswith("token:"):
+            return {}
+        if not path.startswith("/2.0/repositories/"):
+            return {}
+        near = limit - self.budget.used(consumer) < NEAR_LIMIT_SHARE * limit
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Resource": "api",
+            "X-RateLimit-NearLimit": "true" if near else "false",
+        }
 
     def issue_token(self, authorization: str | None, form: dict[str, str]) -> Answer:
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
@@ -369,6 +407,7 @@ class _Handler(QuietHandler):
         status, answer, headers = fake.route(method, path, query, body)
         if fake.product == "cloud":
             headers = {**headers, "X-OAuth-Scopes": fake.scopes.get(consumer, "")}
+            headers |= fake.scaled_limit_headers(consumer, path)
         return status, answer, headers
 
     def _answer(self, status: int, answer: Any, headers: dict[str, str]) -> None:

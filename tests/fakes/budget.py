@@ -31,6 +31,12 @@ class RollingBudget:
             seen.append(now)
             return True
 
+    def used(self, consumer: str, now: float | None = None) -> int:
+        """Requests of `consumer` in the window ending now."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return sum(1 for at in self._seen[consumer] if at > now - self.window)
+
     def busiest_window(self, consumer: str) -> int:
         """Requests admitted in the busiest window so far (only what is still in the log)."""
         with self._lock:

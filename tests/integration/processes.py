@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.task_names import QUEUES
 from tests.conftest import ENCRYPTION_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +122,7 @@ def worker_process(
         "workers.celery_app:app",
         "worker",
         "-Q",
-        "bbrelay",
+        ",".join(QUEUES),
         "--concurrency",
         str(concurrency),
         "--loglevel",

@@ -36,7 +36,7 @@ def test_two_hundred_pushes_never_exceed_bitbuckets_budget(redis_url: str, tmp_p
         values = bitbucket_values(
             fake,
             rateLimit={"requestsPerHour": 1000, "burstSize": BURST},
-            pipelines={"enabled": True, "pollInterval": "1s"},
+            pipelines={"enabled": True, "fallbackPoll": "1s", "pollInterval": "1s"},
             buildStatus={"contexts": {"ci": "relay/ci"}},
             jobs=[rule],
         )

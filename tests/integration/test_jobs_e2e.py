@@ -67,6 +67,7 @@ def _cloud_values(fake: FakeBitbucket, **extra: Any) -> dict[str, Any]:
         fake,
         pipelines={
             "enabled": True,
+            "fallbackPoll": "200ms",
             "pollInterval": "200ms",
             "customVariables": {"DATACHAIN_WEBHOOK_SECRET": "hush", "STUDIO": "https://s.example"},
         },

@@ -49,7 +49,7 @@ def cloud() -> Iterator[FakeBitbucket]:
 def _values(fake: FakeBitbucket) -> dict[str, Any]:
     return bitbucket_values(
         fake,
-        pipelines={"enabled": True, "pollInterval": "200ms"},
+        pipelines={"enabled": True, "fallbackPoll": "200ms", "pollInterval": "200ms"},
         buildStatus={"contexts": {"dataProcessing": "datachain/processing"}},
         jobs=[PIPELINE_RULE],
     )

@@ -31,7 +31,7 @@ def test_a_dead_letter_replayed_after_recovery_runs_one_pipeline_and_one_status_
 ) -> None:
     values = bitbucket_values(
         fake,
-        pipelines={"enabled": True, "pollInterval": "200ms"},
+        pipelines={"enabled": True, "fallbackPoll": "200ms", "pollInterval": "200ms"},
         buildStatus={"contexts": {"ci": "relay/ci"}},
         jobs=[RULE],
     )

@@ -12,6 +12,7 @@ import fakeredis
 import httpx
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from shared.bitbucket.client import (
     FIND_MAX_PAGES,
@@ -484,3 +485,34 @@ def test_a_retry_after_http_date_becomes_seconds() -> None:
     now = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC).timestamp()
     assert retry_after(response, now=now) == 60
     assert retry_after(httpx.Response(429, headers={"Retry-After": "soon"})) is None
+
+
+def test_the_bucket_follows_the_limit_bitbucket_announces_and_shows_it() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        headers = {
+            "X-RateLimit-Limit": "2500",
+            "X-RateLimit-Resource": "api",
+            "X-RateLimit-NearLimit": "false",
+        }
+        return httpx.Response(201, headers=headers, json={"state": "INPROGRESS"})
+
+    redis_client = fakeredis.FakeRedis()
+    client = _client(Recorder(_token_then(api)), redis_client)
+    client.post_build_status("ws/repo", SHA, STATUS)
+    bucket = client.sender.pool.bucket  # type: ignore[attr-defined]
+    assert bucket.per_hour("oauth:client-1", "api") == 2500
+    gauge = REGISTRY.get_sample_value(
+        "bbrelay_bitbucket_rate_limit_per_hour", {"consumer": "oauth:client-1", "resource": "api"}
+    )
+    assert gauge == 2500
+
+
+def test_a_configured_requests_per_hour_caps_the_announced_limit() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        headers = {"X-RateLimit-Limit": "10000", "X-RateLimit-Resource": "api"}
+        return httpx.Response(201, headers=headers, json={"state": "INPROGRESS"})
+
+    settings = _settings(rate_limit=RateLimit(requests_per_hour=600, burst_size=50, ceiling=600))
+    client = _client(Recorder(_token_then(api)), settings=settings)
+    client.post_build_status("ws/repo", SHA, STATUS)
+    assert client.sender.pool.bucket.per_hour("oauth:client-1", "api") == 600  # type: ignore[attr-defined]

@@ -562,6 +562,17 @@ def test_burst_size_must_stay_below_the_hourly_rate(tmp_path: Path) -> None:
     ]
 
 
+def test_a_requests_per_hour_the_operator_wrote_is_a_ceiling_and_the_default_is_not(
+    tmp_path: Path,
+) -> None:
+    written = load(tmp_path, git("      rateLimit: {requestsPerHour: 800, reservedForJobs: 0.7}\n"))
+    assumed = load(tmp_path, git("      rateLimit: {burstSize: 20}\n"))
+
+    written_limit, assumed_limit = written.bitbucket.rate_limit, assumed.bitbucket.rate_limit
+    assert (written_limit.ceiling, written_limit.reserved_for_jobs) == (800, 0.7)
+    assert (assumed_limit.ceiling, assumed_limit.reserved_for_jobs) == (None, 0.5)
+
+
 def test_team_roles_must_be_in_the_role_order(tmp_path: Path) -> None:
     text = "global:\n  teams:\n    bitbucket:\n      mapping: {devs: membr}\n      defaultRole: x\n"
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.config.settings import RateLimit
-from shared.ratelimit import ConsumerPool, RateLimiterUnavailable, TokenBucket
+from shared.ratelimit import NO_RECORD_PAUSE, ConsumerPool, RateLimiterUnavailable, TokenBucket
 from tests.rolling import busiest_window, greedy_admissions
 
 T0 = 1_700_000_000.0
@@ -82,18 +82,53 @@ def test_a_pause_holds_every_token_until_it_ends() -> None:
     assert bucket.try_acquire("c", now=T0 + 30.01).admitted
 
 
-def test_back_off_doubles_until_a_success_resets_it() -> None:
-    pool = ConsumerPool(_bucket(), ["c"])
-    assert [pool.backoff("c", None) for _ in range(4)] == [1.0, 2.0, 4.0, 8.0]
-    pool.record_success("c")
-    assert pool.backoff("c", None) == 1.0
+def test_a_429_without_retry_after_pauses_until_the_oldest_call_leaves_the_hour() -> None:
+    bucket = _bucket(capacity=50, rate=1.0)
+    for n in range(10):
+        assert bucket.try_acquire("c", now=T0 + 600 + n).admitted
+    pause = bucket.pause("c", None, now=T0 + 1800)
+    oldest_minute_end = (int((T0 + 600) // 60) + 1) * 60
+    assert pause == pytest.approx(oldest_minute_end + 3600 - (T0 + 1800), abs=1e-3)
+    assert not bucket.try_acquire("c", now=T0 + 1800 + pause - 1).admitted
+    assert bucket.try_acquire("c", now=T0 + 1800 + pause + 0.01).admitted
 
 
-def test_back_off_is_capped_and_retry_after_wins() -> None:
+def test_a_429_with_no_call_of_ours_in_the_hour_pauses_the_fallback() -> None:
     pool = ConsumerPool(_bucket(), ["c"])
-    pauses = [pool.backoff("c", None) for _ in range(12)]
-    assert max(pauses) == 300.0
+    assert pool.backoff("c", None) == NO_RECORD_PAUSE
     assert pool.backoff("c", 7.0) == 7.0
+
+
+def test_an_announced_limit_replaces_the_assumed_one() -> None:
+    bucket = TokenBucket.from_settings(fakeredis.FakeRedis(), RateLimit())
+    bucket.announce("consumer-a", "api", 2_500, near=False)  # a workspace of 250 paid seats
+    admitted_at = greedy_admissions(bucket, T0, 1.5 * 3600)
+    assert 2_450 <= busiest_window(admitted_at, 3600) <= 2_500
+    assert bucket.per_hour("consumer-a", "api") == 2_500
+
+
+def test_an_operators_requests_per_hour_is_never_exceeded() -> None:
+    limit = RateLimit(requests_per_hour=800, burst_size=50, ceiling=800)
+    bucket = TokenBucket.from_settings(fakeredis.FakeRedis(), limit)
+    bucket.announce("consumer-a", "api", 10_000, near=False)
+    admitted_at = greedy_admissions(bucket, T0, 1.5 * 3600)
+    assert busiest_window(admitted_at, 3600) <= 800
+    assert bucket.per_hour("consumer-a", "api") == 800
+
+
+def test_near_the_limit_the_refill_halves() -> None:
+    bucket = _bucket(capacity=1, rate=1.0)
+    bucket.announce("c", "default", None, near=True)
+    assert bucket.try_acquire("c", now=T0).admitted
+    assert bucket.try_acquire("c", now=T0).wait == pytest.approx(2.0)
+
+
+def test_background_calls_leave_the_reserved_share_to_jobs() -> None:
+    bucket = _bucket(capacity=10, rate=0.001)
+    leave = bucket.reserve(0.5)
+    background = [bucket.try_acquire("c", leave=leave, now=T0).admitted for _ in range(10)]
+    assert background.count(True) == 5
+    assert all(bucket.try_acquire("c", now=T0).admitted for _ in range(5))
 
 
 def test_the_pool_goes_to_a_consumer_with_tokens_and_else_reports_the_shortest_wait() -> None:
