@@ -22,6 +22,7 @@ from shared.bitbucket.errors import RetryableError
 from shared.config import load_settings
 from shared.jobs.model import JobRequest
 from shared.teams.sink import SinkUnavailable, deliver_outbox
+from tests.conftest import KEYED
 from tests.fakes.serving import QuietHandler, serve, stop
 from workers import job_flow
 from workers.services import Services, build_services
@@ -132,7 +133,11 @@ global:
       sink: {{url: "{platform_url}/teams", secret: s3cret}}
 """
     (tmp / "values.yaml").write_text(values)
-    environ = {"BBRELAY_REDIS_URL": redis_url, "BBRELAY_WEBHOOK_SECRET": "w"}
+    environ = {
+        "BBRELAY_REDIS_URL": redis_url,
+        "BBRELAY_WEBHOOK_SECRET": "outgoing-tls-webhook-secret-0123456789",
+        **KEYED,
+    }
     return build_services(load_settings(tmp / "values.yaml", environ=environ))
 
 

@@ -9,12 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SIGNED_DIGEST, SIGNED_SECRET, fixture_bytes
+from receiver.signature import sign
+from shared.secret import Secret
+from tests.conftest import fixture_bytes
 from tests.integration.processes import receiver, service_env
 
 pytestmark = pytest.mark.integration
 
 BODY = fixture_bytes("cloud/repo-push-signed.json")
+WEBHOOK_SECRET = "slow-clients-webhook-secret-0123456789"
+SIGNATURE = sign(Secret(WEBHOOK_SECRET), BODY)
 WORKERS = 2
 SLOW_CLIENTS = 2 * WORKERS  # more than the sync workers there used to be
 
@@ -24,7 +28,7 @@ def _slow_client(host: str, port: int, stop: threading.Event, started: threading
     head = (
         f"POST /api/webhooks/bitbucket HTTP/1.1\r\nHost: {host}\r\n"
         f"Content-Type: application/json\r\nX-Event-Key: repo:push\r\n"
-        f"X-Hub-Signature: {SIGNED_DIGEST}\r\nContent-Length: {len(BODY)}\r\n\r\n"
+        f"X-Hub-Signature: {SIGNATURE}\r\nContent-Length: {len(BODY)}\r\n\r\n"
     ).encode()
     with socket.create_connection((host, port), timeout=60) as sock:
         sock.sendall(head + BODY[:1])
@@ -38,7 +42,7 @@ def _slow_client(host: str, port: int, stop: threading.Event, started: threading
 def test_slow_bodies_do_not_stop_a_signed_delivery_from_being_accepted(
     redis_url: str, tmp_path: Path
 ) -> None:
-    env = service_env(redis_url, tmp_path, {"BBRELAY_WEBHOOK_SECRET": SIGNED_SECRET})
+    env = service_env(redis_url, tmp_path, {"BBRELAY_WEBHOOK_SECRET": WEBHOOK_SECRET})
     stop = threading.Event()
     with receiver(env, tmp_path, workers=WORKERS) as url:
         host, port = url.removeprefix("http://").split(":")
@@ -54,7 +58,7 @@ def test_slow_bodies_do_not_stop_a_signed_delivery_from_being_accepted(
             headers = {
                 "X-Event-Key": "repo:push",
                 "X-Request-UUID": "among-slow-clients",
-                "X-Hub-Signature": SIGNED_DIGEST,
+                "X-Hub-Signature": SIGNATURE,
                 "Content-Type": "application/json",
             }
             # Under sync workers this waited for gunicorn's 30 s timeout to kill a worker.
