@@ -9,11 +9,13 @@ from flask import Flask
 from receiver import api, errors, health, jobs_api, webhooks
 from receiver.enqueue import CeleryEnqueuer, Enqueuer
 from receiver.intake import Intake
+from receiver.spool_drain import SpoolDrainer
 from shared.config import load_settings
 from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect
+from shared.spool import Spool
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)
@@ -48,7 +50,12 @@ def create_app(
     enqueuer = enqueuer or CeleryEnqueuer(settings)
     app.extensions["bbrelay.enqueuer"] = enqueuer
     app.extensions["bbrelay.jobs"] = JobStore(client, start_deadline=recovery.start_deadline)
-    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer, SecretRing(client))
+    spool = Spool(settings.relay.spool_dir, settings.relay.spool.max_bytes)
+    app.extensions["bbrelay.spool"] = spool
+    intake = Intake(settings, store, enqueuer, SecretRing(client), spool)
+    app.extensions["bbrelay.intake"] = intake
+    # started by gunicorn's post_worker_init (receiver.gunicorn_conf) in each worker process
+    app.extensions["bbrelay.drainer"] = SpoolDrainer(spool, intake, client)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(jobs_api.bp)

@@ -22,6 +22,7 @@ from shared.config.schema import (
     Problems,
     RateLimitSchema,
     RecoverySchema,
+    SpoolSchema,
     SslSchema,
     TeamSyncSchema,
     TimeoutSchema,
@@ -464,6 +465,7 @@ class SettingsBuilder:
                     **values,
                     "api_tokens": [Secret(token) for token in unique(api_tokens)],
                     "recovery": built(RecoverySchema, values.get("recovery")),
+                    "spool": built(SpoolSchema, values.get("spool")),
                 }
             )
         )

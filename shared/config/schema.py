@@ -39,6 +39,7 @@ from shared.config.settings import (
     PipelinesSettings,
     RateLimit,
     RecoverySettings,
+    SpoolSettings,
     TeamSyncSettings,
     Timeouts,
     WebhookSettings,
@@ -348,6 +349,12 @@ class RecoverySchema(Section):
     sweep_interval = Duration()
 
 
+class SpoolSchema(Section):
+    builds = SpoolSettings
+    dir = Text()
+    max_bytes = Integer()
+
+
 class RelaySchema(Section):
     public_url = Url()
     api_tokens = TextList(refs=True, secret=True)
@@ -359,6 +366,7 @@ class RelaySchema(Section):
     dedupe_window = Duration()
     max_body_bytes = Integer()
     recovery = _nested(RecoverySchema)
+    spool = _nested(SpoolSchema)
 
 
 # --- the structure around them (Studio's layout) -------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -179,6 +180,14 @@ class RecoverySettings:
 
 
 @dataclass(frozen=True)
+class SpoolSettings:
+    """`global.relay.spool`: where verified deliveries wait while Redis is unreachable."""
+
+    dir: str | None = None  # None: `spool/` inside `global.relay.varDir`
+    max_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     """`global.relay`: the service's own settings."""
 
@@ -192,11 +201,16 @@ class RelaySettings:
     dedupe_window: float = 86400.0
     max_body_bytes: int = 256 * 1024
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
     generated_webhook_secret: bool = False
     retry_base_delay: float = 2.0  # seconds; the first back-off of a retried Bitbucket call
     worker_metrics_port: int | None = None  # a worker serves /metrics here when set
     worker_metrics_address: str = "127.0.0.1"
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: processes' samples are merged
+
+    @property
+    def spool_dir(self) -> str:
+        return self.spool.dir or os.path.join(self.var_dir, "spool")
 
 
 @dataclass(frozen=True)
