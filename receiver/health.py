@@ -31,6 +31,8 @@ def readyz() -> ResponseReturnValue:
     status, code = "ready", 200
     if not redis_ok:
         status, code = ("degraded", 200) if spool.writable() else ("unavailable", 503)
+    elif spool.has_pending():
+        status = "degraded"  # Redis is back and the spool is being drained
     body = {
         "status": status,
         "redis": "ok" if redis_ok else "unreachable",

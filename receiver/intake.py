@@ -37,6 +37,10 @@ class Answer:
     log_fields: dict[str, Any] = field(default_factory=dict)
 
 
+class SpoolNotEmpty(Exception):
+    """Deliveries wait in the spool: a new one queues behind them."""
+
+
 class RingUnreadable(Exception):
     """Redis did not answer when the rotated webhook secrets were needed."""
 
@@ -89,15 +93,26 @@ class Intake:
         if not verified:
             return Answer(401, {"error": "missing or invalid X-Hub-Signature"}, "bad_signature")
         delivery_id = delivery_id_from(headers)
-        answer = self.process(headers, body, received_at, delivery_id)
+        answer = self.process(headers, body, received_at, delivery_id, behind_spool=True)
         if answer.outcome == "unavailable" and self.spool is not None:
             return self._spooled(headers, body, received_at, delivery_id, answer)
         return answer
 
     def process(
-        self, headers: HeaderItems, body: bytes, received_at: float, delivery_id: str
+        self,
+        headers: HeaderItems,
+        body: bytes,
+        received_at: float,
+        delivery_id: str,
+        *,
+        behind_spool: bool = False,
     ) -> Answer:
-        """Everything after the signature check; the spool's drainer runs spooled ones here."""
+        """Everything after the signature check; the spool's drainer runs spooled ones here.
+
+        `behind_spool`: while the spool holds deliveries, a new one is not enqueued but answered
+        as unavailable, so that it is spooled behind them: nothing overtakes what waits there,
+        and while Redis is down each request no longer waits for the broker to refuse it.
+        """
         structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
         try:
             event = parse_event(headers, body, received_at=received_at, delivery_id=delivery_id)
@@ -114,6 +129,8 @@ class Intake:
         refused = self._refusal(event)
         if refused is not None:
             return Answer(202, {"status": "filtered", "reason": refused}, "filtered")
+        if behind_spool and self.spool is not None and self.spool.has_pending():
+            return _unavailable(SpoolNotEmpty())
         return self._enqueue_once(event, body)
 
     def _spooled(

@@ -56,28 +56,38 @@ class SpoolDrainer:
                 log.exception("spool.drain_failed")
 
     def drain(self) -> int:
-        """One pass; how many records it took off the spool."""
+        """Drain until caught up or Redis fails again; how many records it took off the spool."""
         if not self.spool.has_pending():
             return 0
         with self.spool.draining() as mine:
             if not mine or not self._redis_answers():
                 return 0
             drained = 0
-            for next_offset, delivery in self.spool.pending():
-                if delivery is not None:
-                    structlog.contextvars.clear_contextvars()
-                    answer = self.intake.process(
-                        delivery.headers, delivery.body, delivery.received_at, delivery.delivery_id
-                    )
-                    if answer.outcome == "unavailable":
-                        log.warning("spool.drain_paused", **answer.log_fields)
-                        break
-                    SPOOL_DRAINED.labels(answer.outcome).inc()
-                    log.info("spool.drained", outcome=answer.outcome, status=answer.status)
-                    drained += 1
-                self.spool.commit(next_offset)
+            while self.spool.has_pending():  # deliveries spooled behind the others meanwhile
+                taken, paused = self._pass()
+                drained += taken
+                if paused:
+                    break
             self.spool.compact()
             return drained
+
+    def _pass(self) -> tuple[int, bool]:
+        """Run what is pending now through the intake; (records taken, whether Redis failed)."""
+        taken = 0
+        for next_offset, delivery in self.spool.pending():
+            if delivery is not None:
+                structlog.contextvars.clear_contextvars()
+                answer = self.intake.process(
+                    delivery.headers, delivery.body, delivery.received_at, delivery.delivery_id
+                )
+                if answer.outcome == "unavailable":
+                    log.warning("spool.drain_paused", **answer.log_fields)
+                    return taken, True
+                SPOOL_DRAINED.labels(answer.outcome).inc()
+                log.info("spool.drained", outcome=answer.outcome, status=answer.status)
+                taken += 1
+            self.spool.commit(next_offset)
+        return taken, False
 
     def _redis_answers(self) -> bool:
         try:

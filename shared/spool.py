@@ -111,7 +111,7 @@ class Spool:
     def has_pending(self) -> bool:
         try:
             return os.stat(self.data).st_size > self.committed()
-        except FileNotFoundError:
+        except OSError:  # no spool file yet, or no usable directory
             return False
 
     def pending(self) -> Iterator[tuple[int, SpooledDelivery | None]]:
