@@ -9,6 +9,7 @@ from pathlib import Path
 import fakeredis
 from structlog.testing import capture_logs
 
+from bbrelay import check
 from receiver import create_app
 from receiver.signature import sign
 from receiver.spool_drain import SpoolDrainer
@@ -121,3 +122,12 @@ def test_a_full_spool_answers_503_and_releases_the_claim(tmp_path: Path) -> None
     enqueuer.broken = False
     assert web.post(URL, data=BODY, headers=_headers("f-1")).status_code == 202
     assert len(enqueuer.sent) == 1
+
+
+def test_check_warns_while_deliveries_wait_in_the_spool(tmp_path: Path) -> None:
+    settings = make_settings(spool_dir=str(tmp_path))
+    checker = check.Checker(settings)
+    assert checker.spool().status == "ok"
+    Spool(str(tmp_path), 1 << 20).append(_delivery(1))
+    line = checker.spool()
+    assert (line.status, line.detail.split(" (")[0]) == ("warn", "1 deliveries")
