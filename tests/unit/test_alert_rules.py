@@ -63,6 +63,7 @@ def test_every_metric_in_the_rules_is_exported() -> None:
     assert {rule["alert"] for rule in rules} == {
         "BitbucketApiErrorRateHigh",
         "WebhookFailureRateHigh",
+        "WebhookSpoolNotDraining",
     }
     named = set()
     for rule in rules:
@@ -71,6 +72,7 @@ def test_every_metric_in_the_rules_is_exported() -> None:
         "bbrelay_bitbucket_api_errors_total",
         "bbrelay_bitbucket_api_requests_total",
         "bbrelay_webhook_deliveries_total",
+        "bbrelay_spool_depth",
     }
     assert named <= _exported()
 
