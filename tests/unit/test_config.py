@@ -761,3 +761,10 @@ def test_process_settings_come_from_the_environment_and_a_bad_one_is_named(tmp_p
 
     error = problems_of(tmp_path, "", BBRELAY_WORKER_METRICS_PORT="ninety")
     assert error.problems == ["BBRELAY_WORKER_METRICS_PORT: must be an integer, got 'ninety'"]
+
+
+def test_the_spool_lives_in_var_dir_unless_given_a_dir_of_its_own(tmp_path: Path) -> None:
+    default = load(tmp_path, "global: {relay: {varDir: /srv/relay}}\n")
+    assert (default.relay.spool_dir, default.relay.spool.max_bytes) == ("/srv/relay/spool", 1 << 29)
+    own = load(tmp_path, "global: {relay: {spool: {dir: /mnt/spool, maxBytes: 1048576}}}\n")
+    assert (own.relay.spool_dir, own.relay.spool.max_bytes) == ("/mnt/spool", 1048576)
