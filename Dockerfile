@@ -18,8 +18,9 @@ COPY shared ./shared
 COPY bbrelay ./bbrelay
 RUN pip install --no-deps . \
     && useradd --system --create-home --uid 10001 bbrelay \
-    && mkdir -p /app/var \
-    && chown bbrelay /app/var
+    && mkdir -p /app/var/spool \
+    && chown bbrelay /app/var /app/var/spool \
+    && chmod 0700 /app/var/spool
 
 USER bbrelay
 EXPOSE 8000

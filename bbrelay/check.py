@@ -27,6 +27,7 @@ from shared.reconcile.scope import workspaces_to_reconcile
 from shared.reconcile.state import ReconcileState
 from shared.redis import connect, redacted_url
 from shared.sealing import Sealer
+from shared.spool import Spool
 from shared.task_names import QUEUE
 from shared.teams.store import TeamStore
 from shared.teams.sync import workspaces_to_sync
@@ -69,7 +70,7 @@ class Checker:
         self.client: BitbucketClient | None = None
 
     def run(self) -> list[Line]:
-        lines = [self.config(), *self.permissions(), self.redis_reachable()]
+        lines = [self.config(), *self.permissions(), self.redis_reachable(), self.spool()]
         if not self.redis_ok:
             return lines
         lines += [self.aof(), self.workers(), self.beat()]
@@ -118,6 +119,21 @@ class Checker:
                 "if the relay runs, this is another Redis: set BBRELAY_REDIS_URL to the relay's",
             )
         return ok("redis", f"{where} answers")
+
+    def spool(self) -> Line:
+        """The receiver's spool on this host: deliveries kept while Redis was unreachable."""
+        relay = self.settings.relay
+        try:
+            stats = Spool(relay.spool_dir, relay.spool.max_bytes).stats()
+        except OSError as exc:
+            return warn("spool", f"{relay.spool_dir} unreadable: {exc}", "check its permissions")
+        if not stats.depth:
+            return ok("spool", f"{relay.spool_dir} empty")
+        detail = (
+            f"{stats.depth} deliveries ({stats.bytes} bytes) wait in {relay.spool_dir}, "
+            f"the oldest for {stats.oldest_age:.0f}s"
+        )
+        return warn("spool", detail, "a running receiver drains it once Redis answers")
 
     def aof(self) -> Line:
         try:

@@ -109,7 +109,7 @@ def tally(
     malformed = log.malformed.answers if log.malformed else Counter()
     every = answers + malformed
     outcome.count("sent", len(load.sent))
-    outcome.count("accepted (202 queued)", len(queued))
+    outcome.count("accepted (202 queued or spooled)", len(queued))
     outcome.count("no answer", answers[None])
     outcome.count("processed", shot.deliveries["processed"])
     outcome.count("lost", len(queued) - shot.deliveries["processed"], fails=True)

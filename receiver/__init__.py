@@ -9,12 +9,14 @@ from flask import Flask
 from receiver import api, errors, health, jobs_api, webhooks
 from receiver.enqueue import CeleryEnqueuer, Enqueuer
 from receiver.intake import Intake
+from receiver.spool_drain import SpoolDrainer
 from shared.config import load_settings
 from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.sealing import Sealer
+from shared.spool import Spool
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)
@@ -53,7 +55,12 @@ def create_app(
         client, sealer, start_deadline=recovery.start_deadline
     )
     ring = SecretRing(client, sealer, lifetime=settings.relay.rotated_secret_lifetime)
-    app.extensions["bbrelay.intake"] = Intake(settings, store, enqueuer, ring)
+    spool = Spool(settings.relay.spool_dir, settings.relay.spool.max_bytes)
+    app.extensions["bbrelay.spool"] = spool
+    intake = Intake(settings, store, enqueuer, ring, spool)
+    app.extensions["bbrelay.intake"] = intake
+    # started by gunicorn's post_worker_init (receiver.gunicorn_conf) in each worker process
+    app.extensions["bbrelay.drainer"] = SpoolDrainer(spool, intake, client)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(jobs_api.bp)

@@ -35,6 +35,11 @@ errorlog = "-"
 loglevel = "warning"
 
 
+def post_worker_init(worker: Any) -> None:
+    """Each worker drains the shared spool from a thread of its own (one at a time, by lock)."""
+    worker.wsgi.extensions["bbrelay.drainer"].start()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's metric files so /metrics only adds up the living."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -12,12 +12,14 @@ import structlog
 from werkzeug.datastructures import Headers
 
 from receiver.enqueue import BrokerUnavailable, Enqueuer
+from receiver.metrics import SPOOL_APPENDED
 from receiver.signature import verify
 from shared.access import event_refusal
 from shared.config.settings import Settings
 from shared.deliveries import DeliveryStore
 from shared.events import Event
-from shared.payloads import PayloadError, UnknownEventKey, parse_event
+from shared.payloads import HeaderItems, PayloadError, UnknownEventKey, parse_event
+from shared.spool import KEPT_HEADERS, Spool, SpooledDelivery, SpoolFull
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)
@@ -33,6 +35,10 @@ class Answer:
     body: dict[str, Any]
     outcome: str
     log_fields: dict[str, Any] = field(default_factory=dict)
+
+
+class SpoolNotEmpty(Exception):
+    """Deliveries wait in the spool: a new one queues behind them."""
 
 
 class RingUnreadable(Exception):
@@ -59,7 +65,8 @@ def delivery_id_from(headers: Headers) -> str:
 
 
 class Intake:
-    """Verify, normalise, filter, dedupe and enqueue one delivery."""
+    """Verify, normalise, filter, dedupe and enqueue one delivery; spool a verified one while
+    Redis cannot take it."""
 
     def __init__(
         self,
@@ -67,8 +74,10 @@ class Intake:
         store: DeliveryStore,
         enqueuer: Enqueuer,
         ring: SecretRing | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.settings = settings
+        self.spool = spool
         self.store = store
         self.enqueuer = enqueuer
         self.secrets = settings.bitbucket.webhook_secrets
@@ -84,6 +93,26 @@ class Intake:
         if not verified:
             return Answer(401, {"error": "missing or invalid X-Hub-Signature"}, "bad_signature")
         delivery_id = delivery_id_from(headers)
+        answer = self.process(headers, body, received_at, delivery_id, behind_spool=True)
+        if answer.outcome == "unavailable" and self.spool is not None:
+            return self._spooled(headers, body, received_at, delivery_id, answer)
+        return answer
+
+    def process(
+        self,
+        headers: HeaderItems,
+        body: bytes,
+        received_at: float,
+        delivery_id: str,
+        *,
+        behind_spool: bool = False,
+    ) -> Answer:
+        """Everything after the signature check; the spool's drainer runs spooled ones here.
+
+        `behind_spool`: while the spool holds deliveries, a new one is not enqueued but answered
+        as unavailable, so that it is spooled behind them: nothing overtakes what waits there,
+        and while Redis is down each request no longer waits for the broker to refuse it.
+        """
         structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
         try:
             event = parse_event(headers, body, received_at=received_at, delivery_id=delivery_id)
@@ -100,7 +129,26 @@ class Intake:
         refused = self._refusal(event)
         if refused is not None:
             return Answer(202, {"status": "filtered", "reason": refused}, "filtered")
+        if behind_spool and self.spool is not None and self.spool.has_pending():
+            return _unavailable(SpoolNotEmpty())
         return self._enqueue_once(event, body)
+
+    def _spooled(
+        self, headers: Headers, body: bytes, received_at: float, delivery_id: str, refused: Answer
+    ) -> Answer:
+        """Keep the verified delivery on disk for the drainer; 503 as before if it cannot."""
+        assert self.spool is not None
+        kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+        try:
+            self.spool.append(SpooledDelivery(delivery_id, kept, body, received_at))
+        except (SpoolFull, OSError) as exc:
+            log.error("webhook.spool_refused", reason=str(exc))
+            return refused
+        SPOOL_APPENDED.inc()
+        cause = refused.log_fields.get("reason")
+        return Answer(
+            202, {"delivery": delivery_id, "status": "spooled"}, "spooled", {"cause": cause}
+        )
 
     def _verified(self, body: bytes, signature: str | None) -> bool | None:
         """Configured secrets first; the rotation ring only when they do not verify.

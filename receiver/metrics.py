@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import redis
+import structlog
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from shared.config.settings import RelaySettings
 from shared.redis_metrics import RedisStateCollector
+from shared.spool import Spool
+
+log = structlog.get_logger(__name__)
 
 OUTCOMES = (
     "accepted",
@@ -18,6 +26,7 @@ OUTCOMES = (
     "invalid",
     "too_large",
     "unavailable",
+    "spooled",
 )
 
 WEBHOOK_DELIVERIES = Counter(
@@ -30,11 +39,49 @@ WEBHOOK_LATENCY = Histogram(
     "Time to answer a webhook delivery.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+SPOOL_APPENDED = Counter(
+    "bbrelay_spool_spooled_total",
+    "Verified deliveries written to the spool while Redis was unreachable.",
+)
+SPOOL_DRAINED = Counter(
+    "bbrelay_spool_drained_total",
+    "Spooled deliveries run through the intake again, by the intake's outcome.",
+    ["outcome"],
+)
 for _outcome in OUTCOMES:
     WEBHOOK_DELIVERIES.labels(_outcome)
+    SPOOL_DRAINED.labels(_outcome)
 
 
-def scrape(relay: RelaySettings, client: redis.Redis[bytes] | None = None) -> bytes:
+class SpoolCollector(Collector):
+    """`bbrelay_spool_depth`, `bbrelay_spool_bytes`, `bbrelay_spool_oldest_age_seconds`, read
+    from the spool's files at scrape time (one spool per host, whichever process scrapes)."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            stats = self.spool.stats()
+        except OSError as exc:
+            log.warning("metrics.spool_unreadable", error=str(exc))
+            return
+        yield GaugeMetricFamily(
+            "bbrelay_spool_depth", "Deliveries waiting in the spool.", stats.depth
+        )
+        yield GaugeMetricFamily(
+            "bbrelay_spool_bytes", "Bytes of deliveries waiting in the spool.", stats.bytes
+        )
+        yield GaugeMetricFamily(
+            "bbrelay_spool_oldest_age_seconds",
+            "Age of the oldest delivery waiting in the spool (0 when empty).",
+            stats.oldest_age,
+        )
+
+
+def scrape(
+    relay: RelaySettings, client: redis.Redis[bytes] | None = None, spool: Spool | None = None
+) -> bytes:
     """The exposition text; merges every gunicorn worker's values in multiprocess mode, and
     adds the gauges read from Redis (queue depth, recent deliveries and jobs by state).
 
@@ -46,8 +93,9 @@ def scrape(relay: RelaySettings, client: redis.Redis[bytes] | None = None) -> by
         text = generate_latest(registry)
     else:
         text = generate_latest(DEFAULT_REGISTRY)
-    if client is None:
-        return text
     state = CollectorRegistry()
-    state.register(RedisStateCollector(client))
+    if client is not None:
+        state.register(RedisStateCollector(client))
+    if spool is not None:
+        state.register(SpoolCollector(spool))
     return text + generate_latest(state)

@@ -12,7 +12,7 @@ import fakeredis
 import pytest
 import redis
 
-from shared.config.settings import BitbucketSettings, RelaySettings, Settings
+from shared.config.settings import BitbucketSettings, RelaySettings, Settings, SpoolSettings
 from shared.sealing import Sealer
 from shared.secret import Secret
 
@@ -23,6 +23,7 @@ ENCRYPTION_KEY = "Yml0YnVja2V0LXJlbGF5LXRlc3RzLW9ubHkta2V5ISE="  # b64 of a 32-b
 SEALER = Sealer([Secret(ENCRYPTION_KEY)])
 KEYED = {"BBRELAY_ENCRYPTION_KEY": ENCRYPTION_KEY}  # what production needs besides
 SIGNED_DIGEST = "sha256=f205c729821c6954aff2afe72b965c34015b4baf96ea8ddc2cc44999c014a035"
+UNWRITABLE_SPOOL = "/dev/null/spool"  # no directory can be made there, not even by root
 
 
 def fixture_bytes(relative: str) -> bytes:
@@ -30,9 +31,14 @@ def fixture_bytes(relative: str) -> bytes:
 
 
 def make_settings(
-    *, secrets: tuple[str, ...] = (SIGNED_SECRET,), redis_url: str = "redis://x", **bitbucket: Any
+    *,
+    secrets: tuple[str, ...] = (SIGNED_SECRET,),
+    redis_url: str = "redis://x",
+    spool_dir: str = UNWRITABLE_SPOOL,
+    **bitbucket: Any,
 ) -> Settings:
-    """Settings for tests: the signed fixture's secret, everything else default."""
+    """Settings for tests: the signed fixture's secret, a spool that cannot be written (tests of
+    the spool pass their own directory), everything else default."""
     return Settings(
         bitbucket=dataclasses.replace(
             BitbucketSettings(webhook_secrets=tuple(Secret(s) for s in secrets)), **bitbucket
@@ -41,6 +47,7 @@ def make_settings(
             redis_url=redis_url,
             api_tokens=(Secret("api-token"),),
             encryption_keys=(Secret(ENCRYPTION_KEY),),
+            spool=SpoolSettings(dir=spool_dir),
         ),
     )
 

@@ -26,6 +26,9 @@ MAX_IN_FLIGHT = 200
 TIMEOUT = httpx.Timeout(10.0, pool=30.0)
 PIPELINE_EVERY = 10
 
+# What the receiver answers a delivery it took on: queued in Redis, or spooled to disk.
+ACCEPTED = frozenset({"queued", "spooled"})
+
 
 @dataclass
 class Sent:
@@ -96,6 +99,6 @@ class PushLoad:
         sent.status = answer.status_code
         if answer.status_code == 202:
             try:
-                sent.queued = answer.json().get("status") == "queued"
+                sent.queued = answer.json().get("status") in ACCEPTED
             except ValueError:
                 sent.queued = False

@@ -23,6 +23,7 @@ from shared.config.schema import (
     RateLimitSchema,
     ReconcileSchema,
     RecoverySchema,
+    SpoolSchema,
     SslSchema,
     TeamSyncSchema,
     TimeoutSchema,
@@ -536,6 +537,7 @@ class SettingsBuilder:
                     "api_tokens": [Secret(token) for token in unique(api_tokens)],
                     "encryption_keys": [Secret(key) for key in keys],
                     "recovery": built(RecoverySchema, values.get("recovery")),
+                    "spool": built(SpoolSchema, values.get("spool")),
                 }
             )
         )

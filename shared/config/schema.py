@@ -41,6 +41,7 @@ from shared.config.settings import (
     ReconcileSettings,
     RecoverySettings,
     RepositoryPermissions,
+    SpoolSettings,
     TeamSyncSettings,
     Timeouts,
     WebhookSettings,
@@ -385,6 +386,12 @@ class RecoverySchema(Section):
     sweep_interval = Duration()
 
 
+class SpoolSchema(Section):
+    builds = SpoolSettings
+    dir = Text()
+    max_bytes = Integer()
+
+
 class RelaySchema(Section):
     public_url = Url()
     api_tokens = TextList(refs=True, secret=True)
@@ -399,6 +406,7 @@ class RelaySchema(Section):
     encryptionKey = Text(secret=True)  # Fernet keys, comma-separated: the first seals
     encryptionKeySecret = SecretRefField()
     rotated_secret_lifetime = Duration()
+    spool = _nested(SpoolSchema)
 
 
 # --- the structure around them (Studio's layout) -------------------------------------------

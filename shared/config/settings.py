@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -214,6 +215,14 @@ class RecoverySettings:
 
 
 @dataclass(frozen=True)
+class SpoolSettings:
+    """`global.relay.spool`: where verified deliveries wait while Redis is unreachable."""
+
+    dir: str | None = None  # None: `spool/` inside `global.relay.varDir`
+    max_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class RelaySettings:
     """`global.relay`: the service's own settings."""
 
@@ -227,6 +236,7 @@ class RelaySettings:
     dedupe_window: float = 86400.0
     max_body_bytes: int = 256 * 1024
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
     generated_webhook_secret: bool = False
     encryption_keys: tuple[Secret, ...] = ()  # seal secrets kept in Redis; the first seals
     rotated_secret_lifetime: float = 7 * 86400.0  # how long a rotate-secret secret is accepted
@@ -234,6 +244,10 @@ class RelaySettings:
     worker_metrics_port: int | None = None  # a worker serves /metrics here when set
     worker_metrics_address: str = "127.0.0.1"
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: processes' samples are merged
+
+    @property
+    def spool_dir(self) -> str:
+        return self.spool.dir or os.path.join(self.var_dir, "spool")
 
 
 @dataclass(frozen=True)

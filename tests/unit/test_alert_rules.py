@@ -15,7 +15,9 @@ from prometheus_client import REGISTRY
 import receiver.metrics
 import shared.bitbucket.metrics
 import shared.teams.metrics
+from receiver.metrics import SpoolCollector
 from shared.redis_metrics import RedisStateCollector
+from shared.spool import Spool
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
@@ -27,7 +29,8 @@ def _exported() -> set[str]:
     assert shared.teams.metrics.TEAM_SYNCS
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
     names = set()
-    scraped = RedisStateCollector(fakeredis.FakeRedis()).collect()
+    spool = SpoolCollector(Spool("/nonexistent/bbrelay-spool", 1))  # read, never written
+    scraped = chain(RedisStateCollector(fakeredis.FakeRedis()).collect(), spool.collect())
     for metric in chain(REGISTRY.collect(), scraped):
         names |= {metric.name + suffix for suffix in suffixes.get(metric.type, ("",))}
     return names
@@ -60,6 +63,7 @@ def test_every_metric_in_the_rules_is_exported() -> None:
     assert {rule["alert"] for rule in rules} == {
         "BitbucketApiErrorRateHigh",
         "WebhookFailureRateHigh",
+        "WebhookSpoolNotDraining",
     }
     named = set()
     for rule in rules:
@@ -68,6 +72,7 @@ def test_every_metric_in_the_rules_is_exported() -> None:
         "bbrelay_bitbucket_api_errors_total",
         "bbrelay_bitbucket_api_requests_total",
         "bbrelay_webhook_deliveries_total",
+        "bbrelay_spool_depth",
     }
     assert named <= _exported()
 

@@ -909,3 +909,10 @@ def test_needs_work_and_changes_requested_stand_for_each_other() -> None:
     both = {"pr:reviewer:needs_work", "pr:reviewer:changes_requested"}
     assert expand_event_keys(["pr:reviewer:changes_requested"]) == both
     assert "pipeline:span_created" in CLOUD_EVENT_KEYS
+
+
+def test_the_spool_lives_in_var_dir_unless_given_a_dir_of_its_own(tmp_path: Path) -> None:
+    default = load(tmp_path, "global: {relay: {varDir: /srv/relay}}\n")
+    assert (default.relay.spool_dir, default.relay.spool.max_bytes) == ("/srv/relay/spool", 1 << 29)
+    own = load(tmp_path, "global: {relay: {spool: {dir: /mnt/spool, maxBytes: 1048576}}}\n")
+    assert (own.relay.spool_dir, own.relay.spool.max_bytes) == ("/mnt/spool", 1048576)
