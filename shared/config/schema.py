@@ -36,6 +36,7 @@ from shared.config.settings import (
     AccessLists,
     BuildStatusSettings,
     DataChangeTrigger,
+    InventorySettings,
     PipelinesSettings,
     RateLimit,
     ReconcileSettings,
@@ -282,6 +283,22 @@ class ReconcileSchema(Section):
     budget_share = Number(low=0.0, high=1.0)
 
 
+class SinkSchema(Section):
+    url = Url(required=True)
+    secret = Text(secret=True)
+    secretSecret = SecretRefField()
+
+
+class InventorySchema(Section):
+    builds = InventorySettings
+    enabled = Boolean()
+    workspaces = TextList()
+    interval = Duration()
+    pull_requests_since = Duration()
+    budget_share = Number(low=0.0, high=1.0)
+    sink = _nested(SinkSchema)
+
+
 class GitBitbucketSchema(Section):
     enabled = Boolean()
     type = Choice(("cloud", "server"))
@@ -312,6 +329,7 @@ class GitBitbucketSchema(Section):
     build_status = _nested(BuildStatusSchema)
     jobs = _nested_list(JobSchema)
     reconcile = _nested(ReconcileSchema)
+    inventory = _nested(InventorySchema)
 
 
 # --- global.auth.bitbucket, global.teams.bitbucket, global.relay ----------------------------
@@ -333,12 +351,6 @@ class AuthBitbucketSchema(Section):
     clientSecretSecret = SecretRefField()
     scopes = TextList()
     teamSync = _nested(TeamSyncSchema)
-
-
-class SinkSchema(Section):
-    url = Url(required=True)
-    secret = Text(secret=True)
-    secretSecret = SecretRefField()
 
 
 class TeamsBitbucketSchema(Section):

@@ -125,6 +125,26 @@ class ReconcileSettings:
 
 
 @dataclass(frozen=True)
+class TeamSink:
+    """A platform URL that receives signed JSON bodies (team diffs, inventory changes)."""
+
+    url: str
+    secret: Secret  # signs every body sent
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    """`global.git.bitbucket.inventory`: the graph of repositories, people and pull requests."""
+
+    enabled: bool = False
+    workspaces: tuple[str, ...] = ()  # none: team sync's whitelist, else the allow lists' names
+    interval: float = 21600.0
+    pull_requests_since: float = 86400.0  # a pass lists pull requests updated this long back
+    budget_share: float = 0.25  # of the consumer's hourly request budget, per pass
+    sink: TeamSink | None = None
+
+
+@dataclass(frozen=True)
 class BitbucketSettings:
     """`global.git.bitbucket`: where Bitbucket is and how to talk to it."""
 
@@ -148,6 +168,7 @@ class BitbucketSettings:
     build_status: BuildStatusSettings = field(default_factory=BuildStatusSettings)
     jobs: tuple[JobRule, ...] = ()
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
+    inventory: InventorySettings = field(default_factory=InventorySettings)
 
     @property
     def has_credentials(self) -> bool:
@@ -166,12 +187,6 @@ class TeamSyncSettings:
 
     enabled: bool = False
     workspace_whitelist: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TeamSink:
-    url: str
-    secret: Secret  # signs every body sent
 
 
 @dataclass(frozen=True)
