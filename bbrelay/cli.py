@@ -158,6 +158,10 @@ def _parser() -> argparse.ArgumentParser:
     reconcile = _command(sub, "reconcile", "look for pushes Bitbucket never delivered, once")
     reconcile.add_argument("--dry-run", action="store_true", help="say what would start")
     reconcile.set_defaults(func=_reconcile)
+    inventory = _command(sub, "inventory", "refresh the inventory (repositories, people, PRs) once")
+    inventory.add_argument("--workspace", help="one workspace; default every inventory workspace")
+    inventory.add_argument("--dry-run", action="store_true", help="count changes, save none")
+    inventory.set_defaults(func=_inventory)
 
     config = _command(sub, "config", "validate the configuration and summarise it")
     config.set_defaults(func=_config)
@@ -434,6 +438,12 @@ def _reconcile(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from bbrelay.reconcile import reconcile_now
 
     return reconcile_now(_settings(environ), dry_run=args.dry_run)
+
+
+def _inventory(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from bbrelay.inventory import inventory_now
+
+    return inventory_now(_settings(environ), workspace=args.workspace, dry_run=args.dry_run)
 
 
 def _config(args: argparse.Namespace, environ: dict[str, str]) -> int:

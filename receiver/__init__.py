@@ -6,7 +6,7 @@ import redis
 import structlog
 from flask import Flask
 
-from receiver import api, errors, health, jobs_api, webhooks
+from receiver import api, errors, health, inventory_api, jobs_api, webhooks
 from receiver.enqueue import CeleryEnqueuer, Enqueuer
 from receiver.intake import Intake
 from receiver.spool_drain import SpoolDrainer
@@ -64,6 +64,7 @@ def create_app(
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(jobs_api.bp)
+    app.register_blueprint(inventory_api.bp)
     app.register_blueprint(health.bp)
     errors.register(app)
     return app

@@ -12,9 +12,16 @@ SYNC_TEAMS = "bbrelay.sync_teams"
 SYNC_WORKSPACE = "bbrelay.sync_workspace"
 DELIVER_TEAM_DIFFS = "bbrelay.deliver_team_diffs"
 RECONCILE = "bbrelay.reconcile"
+INVENTORY = "bbrelay.inventory"
+DELIVER_INVENTORY = "bbrelay.deliver_inventory"
 
 # Celery's `task_routes`: a task not named here goes to QUEUE (`task_default_queue`).
-ROUTES = {
-    name: {"queue": BACKGROUND_QUEUE}
-    for name in (SYNC_TEAMS, SYNC_WORKSPACE, DELIVER_TEAM_DIFFS, RECONCILE)
-}
+BACKGROUND_TASKS = (
+    SYNC_TEAMS,
+    SYNC_WORKSPACE,
+    DELIVER_TEAM_DIFFS,
+    RECONCILE,
+    INVENTORY,
+    DELIVER_INVENTORY,
+)
+ROUTES = {name: {"queue": BACKGROUND_QUEUE} for name in BACKGROUND_TASKS}

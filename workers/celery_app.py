@@ -7,11 +7,12 @@ from celery import Celery
 from shared.celery_config import celery_config
 from shared.config import load_settings
 from shared.config.settings import Settings
-from shared.task_names import RECONCILE, SYNC_TEAMS
+from shared.task_names import INVENTORY, RECONCILE, SYNC_TEAMS
 from workers.broker import transport_for
 
 TASK_MODULES = [
     "workers.tasks.events",
+    "workers.tasks.inventory",
     "workers.tasks.jobs",
     "workers.tasks.reconcile",
     "workers.tasks.teams",
@@ -43,6 +44,13 @@ def make_celery(settings: Settings) -> Celery:
             "task": RECONCILE,
             "schedule": every,
             "options": {"expires": every},
+        }
+    inventory = settings.bitbucket.inventory
+    if inventory.enabled and settings.bitbucket.has_credentials:
+        schedule["inventory"] = {
+            "task": INVENTORY,
+            "schedule": inventory.interval,
+            "options": {"expires": inventory.interval},
         }
     if schedule:
         app.conf.beat_schedule = schedule

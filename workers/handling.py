@@ -6,6 +6,7 @@ import structlog
 
 from shared.events import Event
 from shared.reconcile.seen import record_head
+from workers.inventory_flow import record_event
 from workers.job_flow import Schedule, finish_from_status, jobs_for_event
 from workers.services import Services
 
@@ -34,4 +35,5 @@ def handle_event(services: Services, event: Event, schedule: Schedule) -> None:
     )
     if event.event_key in PUSH_KEYS and event.repository and event.branch:
         record_head(services.redis, event.repository, event.branch, event.commit)
+    record_event(services, event, schedule)
     store.advance(event.delivery_id, "processed")

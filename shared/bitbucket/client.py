@@ -24,6 +24,19 @@ from shared.bitbucket.transport import origin
 from shared.config.settings import Product
 
 CLOUD_PAGE_SIZE = 100
+CLOUD_PULL_REQUEST_PAGE_SIZE = 50  # Cloud's largest page of pull requests
+# A repository listing's fields: what the reconciler compares and what the inventory keeps.
+REPOSITORY_FIELDS = (
+    "next,values.full_name,values.updated_on,values.uuid,values.name,values.is_private,"
+    "values.project.uuid,values.project.key,values.project.name"
+)
+# Pull requests with their people in the page: no call per pull request.
+PULL_REQUEST_FIELDS = (
+    "next,values.id,values.title,values.state,values.author,values.reviewers,"
+    "values.participants,values.source,values.destination,values.created_on,"
+    "values.updated_on,values.comment_count,values.task_count"
+)
+PULL_REQUEST_STATES = ("OPEN", "MERGED", "DECLINED", "SUPERSEDED")
 SERVER_PAGE_SIZE = 1000
 MAX_PAGES = 1000
 # DC team reads outside /admin, which refuses HTTP access tokens (BSERV-10482).
@@ -258,10 +271,29 @@ class BitbucketClient:
             "q": f"updated_on > {stamp}",
             "sort": "-updated_on",
             "pagelen": CLOUD_PAGE_SIZE,
-            "fields": "next,values.full_name,values.updated_on",
+            "fields": REPOSITORY_FIELDS,
         }
         for page in self._cloud_pages(path, "repos", params, self.max_pages):
             yield [UpdatedRepository.from_cloud(item) for item in page.get("values") or ()]
+
+    def pull_request_pages(
+        self, repository: str, since: datetime
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a Cloud repository's pull requests in every state updated after `since`,
+        with author, reviewers and participants (role, approved) in the page. Cloud lists only
+        OPEN ones unless each state is asked for.
+        https://developer.atlassian.com/cloud/bitbucket/rest/api-group-pullrequests/#api-repositories-workspace-repo-slug-pullrequests-get
+        """
+        path = f"{paths.repository('cloud', repository)}/pullrequests"
+        stamp = since.astimezone(UTC).isoformat()
+        params = {
+            "q": f'updated_on > "{stamp}"',
+            "state": list(PULL_REQUEST_STATES),
+            "pagelen": CLOUD_PULL_REQUEST_PAGE_SIZE,
+            "fields": PULL_REQUEST_FIELDS,
+        }
+        for page in self._cloud_pages(path, "repos", params, self.max_pages):
+            yield list(page.get("values") or ())
 
     def branch_pages(self, repository: str) -> Iterator[list[Branch]]:
         """Pages of a Cloud repository's branches with their heads' hash and date.

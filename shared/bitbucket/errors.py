@@ -9,7 +9,7 @@ BitbucketError
 │   ├── LimiterUnavailable  Redis unreachable: the call is not made (fail closed)
 │   ├── PlatformUnavailable   the job platform answered 5xx or was unreachable
 │   │                         (workers/runners/http.py)
-│   └── SinkUnavailable     the team sink did not accept a diff (shared/teams/sink.py)
+│   └── SinkUnavailable     a sink did not accept a body (shared/outbox.py)
 └── PermanentError          a retry would fail the same way
     ├── BitbucketRejected   other 4xx, carrying Bitbucket's message
     ├── AuthFailed          401 after one refresh, or the token endpoint refused us

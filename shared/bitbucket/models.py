@@ -231,10 +231,11 @@ class UpdatedRepository:
 
     full_name: str
     updated_on: datetime | None
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)  # the page's item
 
     @classmethod
     def from_cloud(cls, data: dict[str, Any]) -> UpdatedRepository:
-        return cls(str(data.get("full_name", "")), _timestamp(data.get("updated_on")))
+        return cls(str(data.get("full_name", "")), _timestamp(data.get("updated_on")), data)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from shared.config.environment import overrides
 from shared.config.schema import (
     AccessListSchema,
     BuildStatusSchema,
+    InventorySchema,
     PipelinesSchema,
     Problems,
     RateLimitSchema,
@@ -40,6 +41,7 @@ from shared.config.settings import (
     BuildStatusSettings,
     Consumer,
     HttpRunner,
+    InventorySettings,
     JobRule,
     PipelineRunner,
     PipelinesSettings,
@@ -174,7 +176,13 @@ class SettingsBuilder:
             jobs=self.jobs(product),
             reconcile=built(ReconcileSchema, git.get("reconcile")),
             permissions=git.get("permissions"),
+            inventory=self.inventory(),
         )
+
+    def inventory(self) -> InventorySettings:
+        inventory = built(InventorySchema, self.git.get("inventory"))
+        sink = self.sink(inventory.sink, f"{GIT}.inventory.sink")
+        return cast(InventorySettings, dataclasses.replace(inventory, sink=sink))
 
     def refuse_server_client_credentials(self) -> None:
         """Server/DC's OAuth 2.0 provider has no client-credentials grant (authorization code
@@ -499,21 +507,21 @@ class SettingsBuilder:
                     "map owner, member or a group instead",
                 )
         self.check_role(teams.default_role, role_order, f"{TEAMS}.defaultRole")
-        return dataclasses.replace(teams, sink=self.sink(values.get("sink")))
+        return dataclasses.replace(teams, sink=self.sink(values.get("sink"), f"{TEAMS}.sink"))
 
     def check_role(self, role: str, role_order: tuple[str, ...], key: str) -> None:
         if role not in role_order:
             roles = ", ".join(role_order)
             self.problems.add(key, f"{role!r} is not a role in roleOrder ({roles})")
 
-    def sink(self, sink: Mapping[str, Any] | None) -> TeamSink | None:
+    def sink(self, sink: Mapping[str, Any] | None, key: str) -> TeamSink | None:
         if sink is None or not sink.get("url"):
             return None
-        secret = self.required_secret(sink, f"{TEAMS}.sink")
+        secret = self.required_secret(sink, key)
         if secret is None:
             return None
-        self.require_https(sink["url"], f"{TEAMS}.sink.url")
-        tls = self.tls(sink.get("tls"), f"{TEAMS}.sink.tls")
+        self.require_https(sink["url"], f"{key}.url")
+        tls = self.tls(sink.get("tls"), f"{key}.tls")
         return TeamSink(url=sink["url"], secret=Secret(secret), tls=tls)
 
     # --- global.relay -------------------------------------------------------------------

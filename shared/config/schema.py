@@ -36,6 +36,7 @@ from shared.config.settings import (
     AccessLists,
     BuildStatusSettings,
     DataChangeTrigger,
+    InventorySettings,
     PipelinesSettings,
     RateLimit,
     ReconcileSettings,
@@ -309,6 +310,23 @@ class PermissionsSchema(Section):
     repositories = fields.Dict(keys=Text(), values=fields.Nested(PermissionBlockSchema))
 
 
+class SinkSchema(Section):
+    url = Url(required=True)
+    secret = Text(secret=True)
+    secretSecret = SecretRefField()
+    tls = _nested(SslSchema)
+
+
+class InventorySchema(Section):
+    builds = InventorySettings
+    enabled = Boolean()
+    workspaces = TextList()
+    interval = Duration()
+    pull_requests_since = Duration()
+    budget_share = Number(low=0.0, high=1.0)
+    sink = _nested(SinkSchema)
+
+
 class GitBitbucketSchema(Section):
     enabled = Boolean()
     type = Choice(("cloud", "server"))
@@ -339,6 +357,7 @@ class GitBitbucketSchema(Section):
     build_status = _nested(BuildStatusSchema)
     jobs = _nested_list(JobSchema)
     reconcile = _nested(ReconcileSchema)
+    inventory = _nested(InventorySchema)
 
 
 # --- global.auth.bitbucket, global.teams.bitbucket, global.relay ----------------------------
@@ -360,13 +379,6 @@ class AuthBitbucketSchema(Section):
     clientSecretSecret = SecretRefField()
     scopes = TextList()
     teamSync = _nested(TeamSyncSchema)
-
-
-class SinkSchema(Section):
-    url = Url(required=True)
-    secret = Text(secret=True)
-    secretSecret = SecretRefField()
-    tls = _nested(SslSchema)
 
 
 class TeamsBitbucketSchema(Section):

@@ -141,6 +141,27 @@ class RepositoryPermissions:
 
 
 @dataclass(frozen=True)
+class TeamSink:
+    """A platform URL that receives signed JSON bodies (team diffs, inventory changes)."""
+
+    url: str
+    secret: Secret  # signs every body sent
+    tls: TLS = field(default_factory=TLS)  # the sink's, never Bitbucket's `ssl`
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    """`global.git.bitbucket.inventory`: the graph of repositories, people and pull requests."""
+
+    enabled: bool = False
+    workspaces: tuple[str, ...] = ()  # none: team sync's whitelist, else the allow lists' names
+    interval: float = 21600.0
+    pull_requests_since: float = 86400.0  # a pass lists pull requests updated this long back
+    budget_share: float = 0.25  # of the consumer's hourly request budget, per pass
+    sink: TeamSink | None = None
+
+
+@dataclass(frozen=True)
 class BitbucketSettings:
     """`global.git.bitbucket`: where Bitbucket is and how to talk to it."""
 
@@ -165,6 +186,7 @@ class BitbucketSettings:
     jobs: tuple[JobRule, ...] = ()
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     permissions: RepositoryPermissions | None = None  # absent: no write is gated
+    inventory: InventorySettings = field(default_factory=InventorySettings)
 
     @property
     def has_credentials(self) -> bool:
@@ -183,13 +205,6 @@ class TeamSyncSettings:
 
     enabled: bool = False
     workspace_whitelist: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TeamSink:
-    url: str
-    secret: Secret  # signs every body sent
-    tls: TLS = field(default_factory=TLS)  # the sink's, never Bitbucket's `ssl`
 
 
 @dataclass(frozen=True)

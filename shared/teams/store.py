@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from shared.lua import script
+from shared.outbox import Outbox, encode
 from shared.teams.snapshot import Diff, Member
 
 PREFIX = "bbrelay:teams"
@@ -30,7 +31,6 @@ class TeamStore:
         self.redis = client
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self._release = client.register_script(script("release_lock"))
-        self._pop_if_head = client.register_script(script("pop_if_head"))
 
     @contextmanager
     def lock(self, workspace: str, purpose: str = "sync") -> Iterator[None]:
@@ -72,7 +72,7 @@ class TeamStore:
         )
         pipe.delete(_key(workspace, "held"))
         if outbox is not None:
-            pipe.rpush(_key(workspace, "outbox"), json.dumps(outbox, sort_keys=True))
+            pipe.rpush(_key(workspace, "outbox"), encode(outbox))
         pipe.execute()
 
     def record_attempt(self, workspace: str, *, error: str = "", warnings: str = "") -> None:
@@ -89,19 +89,22 @@ class TeamStore:
         held = {"at": time.time(), "reason": reason, **changes.to_json()}
         self.redis.set(_key(workspace, "held"), json.dumps(held))
 
+    def outbox(self, workspace: str) -> Outbox:
+        """The workspace's diffs waiting for the sink."""
+        return Outbox(self.redis, _key(workspace, "outbox"))
+
     def push_outbox(self, workspace: str, document: dict[str, Any]) -> None:
-        self.redis.rpush(_key(workspace, "outbox"), json.dumps(document, sort_keys=True))
+        self.outbox(workspace).push(document)
 
     def outbox_head(self, workspace: str) -> bytes | None:
-        head = self.redis.lindex(_key(workspace, "outbox"), 0)
-        return bytes(head) if head is not None else None
+        return self.outbox(workspace).head()
 
     def pop_outbox_head(self, workspace: str, head: bytes) -> bool:
         """Drop the head only if it is still `head` (it was delivered)."""
-        return bool(self._pop_if_head(keys=[_key(workspace, "outbox")], args=[head]))
+        return self.outbox(workspace).pop_head(head)
 
     def outbox_length(self, workspace: str) -> int:
-        return int(self.redis.llen(_key(workspace, "outbox")))
+        return self.outbox(workspace).length()
 
     def view(self, workspace: str) -> dict[str, Any] | None:
         """What GET /api/teams/<workspace> shows: snapshot, last diff, held diff, status."""

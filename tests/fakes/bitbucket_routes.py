@@ -244,9 +244,7 @@ def list_repositories(
             names = [n for n in names if updated[n] > since]
         if query.get("sort") == "-updated_on":
             names.sort(key=lambda n: updated[n], reverse=True)
-        items = [
-            {"type": "repository", "full_name": n, "updated_on": _iso(updated[n])} for n in names
-        ]
+        items = [{**fake.repository_fields(n), "updated_on": _iso(updated[n])} for n in names]
         return 200, cloud_page(fake, items, query, f"/2.0/repositories/{params['ws']}"), {}
     items = [{"slug": n.split("/")[1], "project": {"key": n.split("/")[0]}} for n in names]
     return 200, server_page(fake, items, query), {}
@@ -285,6 +283,22 @@ def list_branches(
     ]
     path = f"/2.0/repositories/{params['ws']}/{params['repo']}/refs/branches"
     return 200, cloud_page(fake, items, query, path), {}
+
+
+def list_pull_requests(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    """Cloud lists only OPEN pull requests unless `state` is given (the fake keeps one value of
+    a repeated parameter, so any `state` lists every state)."""
+    since = _updated_after(query.get("q"))
+    with fake.lock:
+        found = list(fake.pull_requests.get(_repo(params), ()))
+    if "state" not in query:
+        found = [pr for pr in found if pr["state"] == "OPEN"]
+    if since is not None:
+        found = [pr for pr in found if datetime.fromisoformat(pr["updated_on"]).timestamp() > since]
+    path = f"/2.0/repositories/{params['ws']}/{params['repo']}/pullrequests"
+    return 200, cloud_page(fake, found, {**query, "pagelen": query.get("pagelen", "10")}, path), {}
 
 
 # -- webhooks -----------------------------------------------------------------------------
@@ -395,6 +409,7 @@ CLOUD: PatternRoutes = [
     ("GET", _p("/1.0/groups/{ws}/{slug}/members"), cloud_group_members),
     ("GET", _p("/2.0/repositories/{ws}"), list_repositories),
     ("GET", _p(_CLOUD_REPO + "/refs/branches"), list_branches),
+    ("GET", _p(_CLOUD_REPO + "/pullrequests"), list_pull_requests),
     ("GET", _p(_CLOUD_REPO + "/hooks"), list_hooks),
     ("POST", _p(_CLOUD_REPO + "/hooks"), create_hook),
     ("PUT", _p(_CLOUD_REPO + "/hooks/{uid}"), update_hook),

@@ -9,6 +9,7 @@ inject errors, slow answers and dropped connections, and records every request.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -135,6 +136,8 @@ class FakeBitbucket:
         self.repositories: set[str] = set()  # full names: workspace/slug or PROJECT/slug
         self.updated_on: dict[str, float] = {}  # full name -> when a push last changed it
         self.branches: dict[str, dict[str, tuple[str, float]]] = {}  # repo -> name -> (sha, date)
+        self.projects: dict[str, dict[str, Any]] = {}  # repository full name -> its project
+        self.pull_requests: dict[str, list[dict[str, Any]]] = {}  # repository -> Cloud PRs
         self.max_page = 100 if product == "cloud" else 1000
         self._server: ThreadingHTTPServer | None = None
 
@@ -198,6 +201,18 @@ class FakeBitbucket:
             self.commits.setdefault(repository.lower(), set()).add(sha)
             self.branches.setdefault(repository.lower(), {})[branch] = (sha, at)
             self.updated_on[repository.lower()] = at
+
+    def repository_fields(self, repository: str) -> dict[str, Any]:
+        """A Cloud repository as a listing shows it, with a uuid made from its name."""
+        digest = hashlib.sha256(repository.lower().encode()).hexdigest()
+        return {
+            "type": "repository",
+            "full_name": repository,
+            "uuid": "{" + str(uuid.UUID(digest[:32])) + "}",
+            "name": repository.partition("/")[2],
+            "is_private": True,
+            "project": self.projects.get(repository.lower()),
+        }
 
     def delete_branch(self, repository: str, branch: str, at: float | None = None) -> None:
         with self.lock:

@@ -1,0 +1,1 @@
+"""The inventory: Bitbucket's graph of projects, repositories, people and pull requests."""
