@@ -10,6 +10,7 @@ from typing import Any
 from shared.followups import FollowUp, member_for, retry_member
 from workers.celery_app import app
 from workers.services import services
+from workers.task_labels import label
 
 
 def member_of(name: str, args: list[Any] | tuple[Any, ...], task_id: str) -> str:
@@ -47,6 +48,7 @@ def publish(follow_up: FollowUp) -> None:
         kwargs=follow_up.kwargs,
         task_id=follow_up.task_id,
         retries=follow_up.retries,
+        argsrepr=label(services().jobs, follow_up.name, follow_up.args),
     )
 
 
