@@ -26,7 +26,7 @@ from tests.integration.processes import receiver, service_env, wait_until, worke
 
 pytestmark = pytest.mark.integration
 
-SECRET = "spool-secret"
+SECRET = "spool-outage-webhook-secret-0123456789"
 BODY = fixture_bytes("cloud/repo-push-signed.json")
 OUTAGE = 10.0  # seconds of pushes while Redis is stopped
 RATE = 20.0  # pushes a second at most: each waits for its answer (an fsync) before the next
@@ -53,7 +53,9 @@ def test_pushes_during_a_redis_outage_are_spooled_then_processed_once_despite_a_
             server.stop()
             delivered += pushes_for(url, OUTAGE)
             with drain_held(spool):  # so that the next drainer to take it finds Redis up
-                server = EmbeddedRedis(tmp_path / "redis", port=port).start()
+                server = EmbeddedRedis(
+                    tmp_path / "redis", port=port, password=server.password
+                ).start()
             kill_the_drainer(spool)
             wait_until(lambda: processed_once(store, delivered), proc, log, DEADLINE)
             assert log.read_text().count(HANDLED) == len(delivered)  # no task ran twice
