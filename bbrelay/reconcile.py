@@ -44,8 +44,6 @@ def describe(report: PassReport) -> list[str]:
 
 def _summary(report: PassReport) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(report.at))
-    if report.outcome == "unsupported":
-        return "reconcile: only Bitbucket Cloud is reconciled for now"
     if report.outcome == "nothing":
         return (
             "reconcile: no workspace to look at (name them in repositories/workspaces.allowList "

@@ -38,6 +38,9 @@ PULL_REQUEST_FIELDS = (
 )
 PULL_REQUEST_STATES = ("OPEN", "MERGED", "DECLINED", "SUPERSEDED")
 SERVER_PAGE_SIZE = 1000
+# A reconcile pass stops at the first branch older than its last look: small pages, most
+# repositories answer in one.
+SERVER_BRANCH_PAGE_SIZE = 25
 MAX_PAGES = 1000
 # DC team reads outside /admin, which refuses HTTP access tokens (BSERV-10482).
 SERVER_GROUPS_PATH = "/api/latest/groups"
@@ -307,6 +310,30 @@ class BitbucketClient:
         for page in self._cloud_pages(path, "repos", params, self.max_pages):
             yield [Branch.from_cloud(item) for item in page.get("values") or ()]
 
+    def server_repository_pages(self, project: str) -> Iterator[list[str]]:
+        """Pages of a DC project's repositories as `PROJECT/slug`, 1000 a page.
+        ("Get repositories in project")
+        https://developer.atlassian.com/server/bitbucket/rest/v906/api-group-project/
+        """
+        for page in self._server_pages(f"{paths.project(project)}/repos", "repos", {}):
+            yield [
+                f"{(item.get('project') or {}).get('key', project)}/{item.get('slug', '')}"
+                for item in page.get("values") or ()
+            ]
+
+    def server_branch_pages(
+        self, repository: str, page_size: int = SERVER_BRANCH_PAGE_SIZE
+    ) -> Iterator[list[Branch]]:
+        """Pages of a DC repository's branches, most recently modified first, with each
+        head's commit metadata (`orderBy=MODIFICATION`, `details=true`).
+        ("Get branches")
+        https://developer.atlassian.com/server/bitbucket/rest/v906/api-group-repository/
+        """
+        path = f"{paths.repository('server', repository)}/branches"
+        params = {"orderBy": "MODIFICATION", "details": "true"}
+        for page in self._server_pages(path, "repos", params, page_size):
+            yield [Branch.from_server(item) for item in page.get("values") or ()]
+
     def list_hooks(self, scope: str, target: str) -> list[Webhook]:
         """Hooks of a repository ('repository'), Cloud workspace or DC project."""
         path = self._hooks_path(scope, target)
@@ -397,6 +424,18 @@ class BitbucketClient:
             if origin(url) != self._api_origin:
                 raise ForbiddenHost(f"refusing a next link to {origin(url)}")
             query = None
+
+    def _server_pages(
+        self, path: str, group: str, params: Mapping[str, Any], limit: int = SERVER_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Up to `max_pages` DC pages, following `isLastPage`/`nextPageStart`."""
+        start = 0
+        for _ in range(self.max_pages):
+            page = self._get_json(path, group, {**params, "start": start, "limit": limit})
+            yield page
+            if page.get("isLastPage", True) or page.get("nextPageStart") is None:
+                return
+            start = int(page["nextPageStart"])
 
     def _iter_server(
         self, path: str, group: str, params: Mapping[str, Any] | None = None

@@ -238,13 +238,20 @@ class UpdatedRepository:
         return cls(str(data.get("full_name", "")), _timestamp(data.get("updated_on")), data)
 
 
+# DC's branch details (`details=true`) carry the head commit under this metadata key.
+SERVER_LATEST_COMMIT = "com.atlassian.bitbucket.server.bitbucket-branch:latest-commit-metadata"
+
+
 @dataclass(frozen=True)
 class Branch:
-    """A branch and its head commit (Cloud's `target.hash` and `target.date`)."""
+    """A branch and its head commit (Cloud's `target.hash` and `target.date`; DC's
+    `latestCommit` and its commit metadata). `committed_on` is the committer date when
+    Bitbucket gave it: the date DC's MODIFICATION order sorts by."""
 
     name: str
     commit: str
     date: datetime | None
+    committed_on: datetime | None = None
 
     @classmethod
     def from_cloud(cls, data: dict[str, Any]) -> Branch:
@@ -252,3 +259,25 @@ class Branch:
         return cls(
             str(data.get("name", "")), str(target.get("hash", "")), _timestamp(target.get("date"))
         )
+
+    @classmethod
+    def from_server(cls, data: dict[str, Any]) -> Branch:
+        """A DC branch as `GET .../branches?details=true` lists it; times are epoch ms.
+        ("Get branches")
+        https://developer.atlassian.com/server/bitbucket/rest/v906/api-group-repository/
+        """
+        latest = (data.get("metadata") or {}).get(SERVER_LATEST_COMMIT) or {}
+        committed = _epoch_ms(latest.get("committerTimestamp"))
+        return cls(
+            str(data.get("displayId", "")),
+            str(data.get("latestCommit") or latest.get("id") or ""),
+            committed or _epoch_ms(latest.get("authorTimestamp")),
+            committed,
+        )
+
+
+def _epoch_ms(value: Any) -> datetime | None:
+    """DC's epoch milliseconds as an aware time."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value / 1000.0, UTC)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -20,6 +20,8 @@ class Head:
     branch: str
     commit: str
     kind: Kind
+    # The head the relay last handled, when it knew the branch (DC's `fromHash`); not identity.
+    previous: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -29,15 +31,23 @@ class Decision:
 
 
 def decide(
-    repository: str, branches: Iterable[Branch], seen: Mapping[str, str], baseline: datetime
+    repository: str,
+    branches: Iterable[Branch],
+    seen: Mapping[str, str],
+    baseline: datetime,
+    listed_before: Collection[str] | None = None,
+    *,
+    complete: bool = True,
 ) -> Decision:
     """Compare Bitbucket's heads with the last commit the relay handled per branch.
 
     A branch the relay knows whose head differs is a missed push: `force_push` when the new head
     is dated before the baseline (the branch went back to an older commit), else `moved`. A
-    branch the relay never saw counts only when its head is dated after the baseline, so the
-    first passes start no old commits. Only the newest head of a branch is visible, so several
-    missed pushes to one branch start one event.
+    branch the relay never saw counts when its head is dated after the baseline, so the first
+    passes start no old commits, or when the repository's previous listing (`listed_before`)
+    did not have it: a branch created since, whatever its commit's date. Only the newest head
+    of a branch is visible, so several missed pushes to one branch start one event. Deletions
+    are known only from a `complete` listing.
     """
     starts: list[Head] = []
     listed: set[str] = set()
@@ -50,9 +60,11 @@ def decide(
             continue
         after_baseline = branch.date is not None and branch.date > baseline
         if known is None:
-            if after_baseline:
+            created = listed_before is not None and branch.name not in listed_before
+            if after_baseline or created:
                 starts.append(Head(repository, branch.name, branch.commit, "new"))
             continue
         kind: Kind = "force_push" if branch.date is not None and not after_baseline else "moved"
-        starts.append(Head(repository, branch.name, branch.commit, kind))
-    return Decision(tuple(starts), tuple(sorted(set(seen) - listed)))
+        starts.append(Head(repository, branch.name, branch.commit, kind, known))
+    deleted = tuple(sorted(set(seen) - listed)) if complete else ()
+    return Decision(tuple(starts), deleted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.bitbucket.client import BitbucketClient
-from shared.bitbucket.models import UpdatedRepository
+from shared.bitbucket.models import Branch, UpdatedRepository
 from shared.reconcile.budget import Budget, paid
 
 
@@ -25,3 +25,24 @@ def updated_since(
                 return found
             found.append(repository)
     return found
+
+
+def project_repositories(client: BitbucketClient, project: str, budget: Budget) -> list[str]:
+    """Every repository of a DC project (DC has no `updated since` filter), 1000 a call."""
+    return [name for page in paid(client.server_repository_pages(project), budget) for name in page]
+
+
+def branches_since(
+    client: BitbucketClient, repository: str, since: datetime, budget: Budget
+) -> tuple[list[Branch], bool]:
+    """A DC repository's branches, most recently modified first, and whether the listing ran
+    to its end. It stops at the first branch whose head was committed at or before `since`:
+    MODIFICATION orders by that date, so every later branch is older still. A branch without
+    a committer date (older servers give only the author's) never stops the listing."""
+    found: list[Branch] = []
+    for page in paid(client.server_branch_pages(repository), budget):
+        for branch in page:
+            if branch.committed_on is not None and branch.committed_on <= since:
+                return found, False
+            found.append(branch)
+    return found, True

@@ -9,9 +9,12 @@ _GLOB = "*?["
 
 
 def workspaces_to_reconcile(settings: Settings) -> tuple[str, ...]:
-    """Owners named in `repositories.allowList` and `workspaces.allowList` (literal names; a
-    repository glob is expanded within its named workspace, as `bbrelay hooks install` does);
-    with both lists empty, team sync's `workspaceWhitelist`; otherwise none."""
+    """Owners (Cloud workspaces, DC projects) named in `repositories.allowList` and
+    `workspaces.allowList`; with both lists empty, team sync's `workspaceWhitelist`; otherwise
+    none. A repository glob is expanded within its literally named owner, as `bbrelay hooks
+    install` does; an owner glob (`acme-*`) is skipped, as `hooks install` refuses it: listing
+    the workspaces a credential can see needs a user's token (`/user/permissions/workspaces`),
+    which workspace and repository access tokens cannot call."""
     bitbucket = settings.bitbucket
     names: list[str] = []
     for pattern in bitbucket.repositories.allow:
@@ -21,7 +24,11 @@ def workspaces_to_reconcile(settings: Settings) -> tuple[str, ...]:
     names += [p for p in bitbucket.workspaces.allow if not any(c in p for c in _GLOB)]
     if not bitbucket.repositories.allow and not bitbucket.workspaces.allow:
         names += settings.team_sync.workspace_whitelist
-    return tuple(dict.fromkeys(name.lower() for name in names))
+    first: dict[str, str] = {}  # one entry per name whatever its case, as first written
+    for name in names:
+        first.setdefault(name.lower(), name)
+    # Cloud slugs are lower case; a DC project key is used as written.
+    return tuple(first if bitbucket.product == "cloud" else first.values())
 
 
 def may_reconcile(settings: Settings, repository: str) -> bool:

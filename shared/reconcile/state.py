@@ -12,6 +12,7 @@ KEY = "bbrelay:reconcile"
 PASSES = "bbrelay:reconcile:passes"  # the newest reports, newest first
 KEPT_PASSES = 20
 PENDING = "bbrelay:reconcile:pending"  # repositories still to look at, scored by updated_on
+EXAMINED = "bbrelay:reconcile:examined"  # DC: repository -> when a pass last listed its branches
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,25 @@ class ReconcileState:
     def listed_up_to(self, at: float) -> None:
         self.redis.hset(KEY, "since", f"{at:.6f}")
 
-    def add_pending(self, repositories: dict[str, float]) -> None:
+    def add_pending(self, repositories: dict[str, float], *, keep_older: bool = False) -> None:
+        """Queue repositories by score; `keep_older` leaves a waiting one's score as it is."""
         scores: dict[str | bytes, float] = {name: at for name, at in repositories.items()}
         if scores:
-            self.redis.zadd(PENDING, scores)
+            self.redis.zadd(PENDING, scores, nx=keep_older)
+
+    def waiting_since(self, repository: str) -> float | None:
+        score = self.redis.zscore(PENDING, repository)
+        return None if score is None else float(score)
+
+    def examined_at(self, repositories: list[str]) -> dict[str, float]:
+        """DC: when a pass last listed each repository's branches (absent: never)."""
+        if not repositories:
+            return {}
+        raw = self.redis.hmget(EXAMINED, repositories)
+        return {name: float(at) for name, at in zip(repositories, raw, strict=True) if at}
+
+    def examined(self, repository: str, at: float) -> None:
+        self.redis.hset(EXAMINED, repository, f"{at:.6f}")
 
     def pending(self) -> list[str]:
         """Repositories waiting, oldest update first."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from shared.bitbucket.models import SERVER_LATEST_COMMIT
 from tests.fakes.bitbucket_server import (
     Answer,
     FakeBitbucket,
@@ -246,8 +247,24 @@ def list_repositories(
             names.sort(key=lambda n: updated[n], reverse=True)
         items = [{**fake.repository_fields(n), "updated_on": _iso(updated[n])} for n in names]
         return 200, cloud_page(fake, items, query, f"/2.0/repositories/{params['ws']}"), {}
-    items = [{"slug": n.split("/")[1], "project": {"key": n.split("/")[0]}} for n in names]
+    items = [_server_repository(n) for n in names]
     return 200, server_page(fake, items, query), {}
+
+
+def _server_repository(full_name: str) -> dict[str, Any]:
+    """A DC repository as `GET /projects/{key}/repos` lists it."""
+    project, slug = full_name.split("/")
+    return {
+        "slug": slug,
+        "name": slug,
+        "scmId": "git",
+        "state": "AVAILABLE",
+        "statusMessage": "Available",
+        "forkable": True,
+        "project": {"key": project, "name": project, "public": False, "type": "NORMAL"},
+        "public": False,
+        "archived": False,
+    }
 
 
 _UPDATED_AFTER = re.compile(r'^\s*updated_on\s*>\s*"?([^"]+?)"?\s*$')
@@ -283,6 +300,46 @@ def list_branches(
     ]
     path = f"/2.0/repositories/{params['ws']}/{params['repo']}/refs/branches"
     return 200, cloud_page(fake, items, query, path), {}
+
+
+def server_branches(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    """DC branches: ALPHABETICAL by default, MODIFICATION (head commit newest first) when
+    asked; `details=true` adds the head's commit under `metadata`."""
+    with fake.lock:
+        heads = sorted(fake.branches.get(_repo(params), {}).items())
+    if query.get("orderBy") == "MODIFICATION":
+        heads.sort(key=lambda item: item[1][1], reverse=True)
+    details = query.get("details") == "true"
+    items = [_server_branch(name, sha, at, details) for name, (sha, at) in heads]
+    return 200, server_page(fake, items, query), {}
+
+
+def _server_branch(name: str, sha: str, at: float, details: bool) -> dict[str, Any]:
+    branch: dict[str, Any] = {
+        "id": f"refs/heads/{name}",
+        "displayId": name,
+        "type": "BRANCH",
+        "latestCommit": sha,
+        "latestChangeset": sha,
+        "isDefault": name == "main",
+    }
+    if details:
+        person = {"name": "relay", "emailAddress": "relay@example.com"}
+        branch["metadata"] = {
+            SERVER_LATEST_COMMIT: {
+                "id": sha,
+                "displayId": sha[:11],
+                "author": person,
+                "authorTimestamp": int(at * 1000),
+                "committer": person,
+                "committerTimestamp": int(at * 1000),
+                "message": "pushed",
+                "parents": [],
+            }
+        }
+    return branch
 
 
 def list_pull_requests(
@@ -426,6 +483,7 @@ SERVER: PatternRoutes = [
     ("GET", _p("/rest/api/latest/users"), server_users),
     ("GET", _p("/rest/webhooks/latest/capabilities"), webhook_capabilities),
     ("GET", _p("/rest/api/latest/projects/{project}/repos"), list_repositories),
+    ("GET", _p(_SERVER_REPO + "/branches"), server_branches),
     ("GET", _p(_SERVER_REPO + "/webhooks"), list_hooks),
     ("POST", _p(_SERVER_REPO + "/webhooks"), create_hook),
     ("PUT", _p(_SERVER_REPO + "/webhooks/{uid}"), update_hook),
