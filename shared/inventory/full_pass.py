@@ -1,6 +1,7 @@
 """One inventory pass of a Cloud workspace within its budget.
 
-Calls: the repositories (100 a page, the reconciler's listing), the members and groups (the
+Calls: the repositories (100 a page; the complete listing is kept for the reconciler, whose
+next pass takes what it needs from it instead of listing again), the members and groups (the
 team-sync reader), and the pull requests updated in the window of each repository that was
 pushed to in the window, in every state with their people in the page (per repository, not
 per author: a repository's `updated_on` moves with each push to a pull request's branch, and
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.models import UpdatedRepository
 from shared.config.settings import Settings
 from shared.inventory import entities
 from shared.inventory.changes import Change, deletions, upserts
@@ -25,6 +27,7 @@ from shared.inventory.store import InventoryStore
 from shared.reconcile.budget import Budget, BudgetSpent, paid
 from shared.reconcile.listing import updated_since
 from shared.reconcile.scope import workspaces_to_reconcile
+from shared.reconcile.shared_listing import save_complete
 from shared.teams.reader import read_cloud
 
 EPOCH = datetime.fromtimestamp(0, UTC)
@@ -92,7 +95,10 @@ def run_pass(
     seen: list[Document] = []
     listed: dict[str, set[str]] = {}
     try:
-        repositories = _repositories(client, workspace, budget, seen, listed)
+        listing = updated_since(client, workspace, EPOCH, budget)
+        if not dry_run:
+            save_complete(store.redis, workspace, now, listing)
+        repositories = _repositories(listing, workspace, seen, listed)
         _directory(client, workspace, budget, seen, listed)
         window = datetime.fromtimestamp(now - settings.bitbucket.inventory.pull_requests_since, UTC)
         names = [n for n in previous.get("pending", ()) if n in repositories]
@@ -115,9 +121,8 @@ def run_pass(
 
 
 def _repositories(
-    client: BitbucketClient,
+    listing: list[UpdatedRepository],
     workspace: str,
-    budget: Budget,
     seen: list[Document],
     listed: dict[str, set[str]],
 ) -> dict[str, datetime]:
@@ -125,7 +130,7 @@ def _repositories(
     found: dict[str, datetime] = {}
     ids: set[str] = set()
     projects: set[str] = set()
-    for repository in updated_since(client, workspace, EPOCH, budget):
+    for repository in listing:
         document = entities.repository("cloud", repository.fields)
         seen.append(document)
         ids.add(document["id"])
