@@ -112,10 +112,12 @@ def run_pass(
     report.calls = budget.spent
     stored = store.stored(workspace)
     changes = upserts(stored, seen) + deletions(stored, listed)
+    if not dry_run:
+        to_sink = settings.bitbucket.inventory.sink is not None
+        changes = store.apply(workspace, changes, to_sink=to_sink, seen_at=now)
     report.upserts = sum(1 for c in changes if c.op == "upsert")
     report.deletes = len(changes) - report.upserts
     if not dry_run:
-        store.apply(workspace, changes, to_sink=settings.bitbucket.inventory.sink is not None)
         store.save_pass(workspace, report.as_dict())
     return report, changes
 
