@@ -1,4 +1,4 @@
-"""One inventory pass of a Cloud workspace within its budget.
+"""One inventory pass of a Cloud workspace (or a DC project, see server_pass) within its budget.
 
 Calls: the repositories (100 a page; the complete listing is kept for the reconciler, whose
 next pass takes what it needs from it instead of listing again), the members and groups (the
@@ -20,7 +20,7 @@ from typing import Any
 from shared.bitbucket.client import BitbucketClient
 from shared.bitbucket.models import UpdatedRepository
 from shared.config.settings import Settings
-from shared.inventory import entities
+from shared.inventory import entities, server_pass
 from shared.inventory.changes import Change, deletions, upserts
 from shared.inventory.entities import Document
 from shared.inventory.store import InventoryStore
@@ -28,7 +28,7 @@ from shared.reconcile.budget import Budget, BudgetSpent, paid
 from shared.reconcile.listing import updated_since
 from shared.reconcile.scope import workspaces_to_reconcile
 from shared.reconcile.shared_listing import save_complete
-from shared.teams.reader import read_cloud
+from shared.teams.reader import read_cloud, read_server
 
 EPOCH = datetime.fromtimestamp(0, UTC)
 
@@ -37,7 +37,7 @@ EPOCH = datetime.fromtimestamp(0, UTC)
 class PassReport:
     workspace: str
     at: float
-    outcome: str = "complete"  # complete | budget | failed | unsupported
+    outcome: str = "complete"  # complete | budget | failed
     calls: int = 0
     upserts: int = 0
     deletes: int = 0
@@ -87,23 +87,29 @@ def run_pass(
     """List, diff and (unless dry) apply one workspace's inventory; the changes made."""
     now = time.time() if now is None else now
     report = PassReport(workspace, now)
-    if client.product != "cloud":
-        report.outcome = "unsupported"
-        return report, []
     budget = Budget(calls_per_pass(settings))
-    previous = store.last_pass(workspace) or {}
+    previous = list((store.last_pass(workspace) or {}).get("pending", ()))
+    window = datetime.fromtimestamp(now - settings.bitbucket.inventory.pull_requests_since, UTC)
     seen: list[Document] = []
     listed: dict[str, set[str]] = {}
     try:
-        listing = updated_since(client, workspace, EPOCH, budget)
-        if not dry_run:
-            save_complete(store.redis, workspace, now, listing)
-        repositories = _repositories(listing, workspace, seen, listed)
-        _directory(client, workspace, budget, seen, listed)
-        window = datetime.fromtimestamp(now - settings.bitbucket.inventory.pull_requests_since, UTC)
-        names = [n for n in previous.get("pending", ()) if n in repositories]
-        names += [n for n, at in repositories.items() if at > window and n not in names]
-        _pull_requests(client, names, repositories, window, budget, seen, report)
+        if client.product == "cloud":
+            listing = updated_since(client, workspace, EPOCH, budget)
+            if not dry_run:
+                save_complete(store.redis, workspace, now, listing)
+            repositories = _repositories(listing, workspace, seen, listed)
+            _directory(client, workspace, budget, seen, listed)
+            names = [n for n in previous if n in repositories]
+            names += [n for n, at in repositories.items() if at > window and n not in names]
+            _pull_requests(client, names, repositories, window, budget, seen, report)
+        else:
+            ids = server_pass.repositories(client, workspace, budget, seen, listed)
+            _directory(client, workspace, budget, seen, listed)
+            names = [n for n in previous if n in ids]
+            names += [n for n in ids if n not in names]
+            report.pending = server_pass.pull_requests(client, names, ids, window, budget, seen)
+            if report.pending:
+                raise BudgetSpent(f"{len(report.pending)} repositories left for the next pass")
     except BudgetSpent:
         report.outcome = "budget"
         listed = {}
@@ -155,12 +161,10 @@ def _directory(
     """Members and groups through the team-sync reader, its calls paid from the budget."""
     counting = _Counting(client)
     reader = BitbucketClient(client.product, client.api_url, counting, base_url=client.base_url)
-    directory = read_cloud(reader, workspace)
+    directory = read_cloud(reader, workspace) if client.product == "cloud" else read_server(reader)
     budget.spent += counting.calls
     users = {
-        key: entities.user(
-            "cloud", {"uuid": key, "nickname": u.name, "display_name": u.display_name}
-        )
+        key: {"type": "user", "id": key, "name": u.name, "display_name": u.display_name}
         for key, u in directory.users.items()
     }
     members: dict[str, list[str]] = {}
