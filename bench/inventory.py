@@ -5,7 +5,9 @@ day across 150 repositories (with reviewers, approvals and comments). Prints the
 calls (every call but token fetches, counted at the fake) beside the minimum pages of the
 strategy (per repository: ceil(repositories/100) + the members' and groups' pages + one page of
 pull requests per repository pushed to in the window, at 50 a page) and beside JupiterOne's
-formula (repos/10 + PRs/10 + 2·PRs), then the calls spent applying a webhook (none).
+formula (repos/10 + PRs/10 + 2·PRs), then the calls spent applying a webhook (none), then
+the reconciler's next pass both ways: taking its repositories from the inventory's shared
+listing, and listing them itself as it would without one.
 
 Usage: .venv/bin/python bench/inventory.py
 """
@@ -17,6 +19,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 
@@ -36,6 +39,8 @@ from shared.inventory.full_pass import run_pass
 from shared.inventory.record import record_delivery
 from shared.inventory.store import InventoryStore
 from shared.payloads import parse_event
+from shared.reconcile.run import Reconciler
+from shared.reconcile.state import ReconcileState
 from shared.sealing import Sealer, new_encryption_key
 from shared.secret import Secret
 from tests.fakes import inventory_data
@@ -60,6 +65,17 @@ def approval_body(fake: FakeBitbucket) -> bytes:
         "approval": {"date": pull["updated_on"], "user": approver},
     }
     return json.dumps(payload).encode()
+
+
+def reconciler_calls(
+    fake: FakeBitbucket, settings: Settings, client: Any, state: Any, now: float
+) -> tuple[int, int]:
+    """The repository-listing calls and all calls of one reconciler pass after the inventory's."""
+    ReconcileState(state).start(now - 3600)
+    before = list(fake.recorded)
+    Reconciler(settings, client, state, DeliveryStore(state), lambda *_: None).run(now=now)
+    made = [r for r in fake.recorded[len(before) :] if not r.path.endswith("/access_token")]
+    return sum(1 for r in made if r.path == "/2.0/repositories/acme"), len(made)
 
 
 def main() -> None:
@@ -103,6 +119,8 @@ def main() -> None:
         deliveries.claim("bench-1", "sha-bench-1", body, {})
         recorded = record_delivery(store, deliveries, event, to_sink=True)
         webhook = api_calls(fake) - first
+        shared = reconciler_calls(fake, settings, client, client_redis, now + 1)
+        alone = reconciler_calls(fake, settings, client, fakeredis.FakeRedis(), now + 1)
     minimum = math.ceil(REPOSITORIES / 100) + math.ceil(USERS / 100) + 1 + ACTIVE
     jupiterone = REPOSITORIES // 10 + PULL_REQUESTS // 10 + 2 * PULL_REQUESTS
     counts = store.counts("acme")
@@ -113,6 +131,10 @@ def main() -> None:
     )
     changes = len(recorded[1]) if recorded else 0
     print(f"webhook pullrequest:approved: {changes} change(s), {webhook} API calls")
+    print(
+        f"next reconciler pass: {shared[0]} listing calls ({shared[1]} in all) with the shared "
+        f"listing; {alone[0]} listing calls ({alone[1]} in all) listing on its own"
+    )
 
 
 if __name__ == "__main__":

@@ -298,6 +298,21 @@ class BitbucketClient:
         for page in self._cloud_pages(path, "repos", params, self.max_pages):
             yield list(page.get("values") or ())
 
+    def server_repository_pages(self, project: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a DC project's repositories (`start`/`limit`), each with its project.
+        https://developer.atlassian.com/server/bitbucket/rest/v819/api-group-project/#api-api-latest-projects-projectkey-repos-get
+        """
+        yield from self._server_pages(f"{paths.project(project)}/repos", "repos", {})
+
+    def server_pull_request_pages(self, repository: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a DC repository's pull requests in every state, most recently updated first,
+        with author, reviewers and participants (`approved`) in the page.
+        https://developer.atlassian.com/server/bitbucket/rest/v819/api-group-pull-requests/#api-api-latest-projects-projectkey-repos-repositoryslug-pull-requests-get
+        """
+        path = f"{paths.repository('server', repository)}/pull-requests"
+        params = {"state": "ALL", "order": "NEWEST", "limit": CLOUD_PULL_REQUEST_PAGE_SIZE}
+        yield from self._server_pages(path, "repos", params)
+
     def branch_pages(self, repository: str) -> Iterator[list[Branch]]:
         """Pages of a Cloud repository's branches with their heads' hash and date.
         https://developer.atlassian.com/cloud/bitbucket/rest/api-group-refs/#api-repositories-workspace-repo-slug-refs-branches-get
@@ -310,17 +325,6 @@ class BitbucketClient:
         for page in self._cloud_pages(path, "repos", params, self.max_pages):
             yield [Branch.from_cloud(item) for item in page.get("values") or ()]
 
-    def server_repository_pages(self, project: str) -> Iterator[list[str]]:
-        """Pages of a DC project's repositories as `PROJECT/slug`, 1000 a page.
-        ("Get repositories in project")
-        https://developer.atlassian.com/server/bitbucket/rest/v906/api-group-project/
-        """
-        for page in self._server_pages(f"{paths.project(project)}/repos", "repos", {}):
-            yield [
-                f"{(item.get('project') or {}).get('key', project)}/{item.get('slug', '')}"
-                for item in page.get("values") or ()
-            ]
-
     def server_branch_pages(
         self, repository: str, page_size: int = SERVER_BRANCH_PAGE_SIZE
     ) -> Iterator[list[Branch]]:
@@ -332,7 +336,7 @@ class BitbucketClient:
         path = f"{paths.repository('server', repository)}/branches"
         params = {"orderBy": "MODIFICATION", "details": "true"}
         for page in self._server_pages(path, "repos", params, page_size):
-            yield [Branch.from_server(item) for item in page.get("values") or ()]
+            yield [Branch.from_server(item) for item in page]
 
     def list_hooks(self, scope: str, target: str) -> list[Webhook]:
         """Hooks of a repository ('repository'), Cloud workspace or DC project."""
@@ -425,28 +429,21 @@ class BitbucketClient:
                 raise ForbiddenHost(f"refusing a next link to {origin(url)}")
             query = None
 
-    def _server_pages(
-        self, path: str, group: str, params: Mapping[str, Any], limit: int = SERVER_PAGE_SIZE
-    ) -> Iterator[dict[str, Any]]:
-        """Up to `max_pages` DC pages, following `isLastPage`/`nextPageStart`."""
-        start = 0
-        for _ in range(self.max_pages):
-            page = self._get_json(path, group, {**params, "start": start, "limit": limit})
-            yield page
-            if page.get("isLastPage", True) or page.get("nextPageStart") is None:
-                return
-            start = int(page["nextPageStart"])
-
     def _iter_server(
         self, path: str, group: str, params: Mapping[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Follow DC's `isLastPage`/`nextPageStart`, at most `max_pages` pages."""
+        for values in self._server_pages(path, group, params or {}):
+            yield from values
+
+    def _server_pages(
+        self, path: str, group: str, params: Mapping[str, Any], limit: int = SERVER_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Each page's values, following DC's `isLastPage`/`nextPageStart`, at most `max_pages`
+        pages (one call each)."""
         start = 0
         for _ in range(self.max_pages):
-            page = self._get_json(
-                path, group, {**(params or {}), "start": start, "limit": SERVER_PAGE_SIZE}
-            )
-            yield from page.get("values") or ()
+            page = self._get_json(path, group, {"limit": limit, **params, "start": start})
+            yield list(page.get("values") or ())
             if page.get("isLastPage", True) or page.get("nextPageStart") is None:
                 return
             start = int(page["nextPageStart"])

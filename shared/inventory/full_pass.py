@@ -1,6 +1,7 @@
-"""One inventory pass of a Cloud workspace within its budget.
+"""One inventory pass of a Cloud workspace (or a DC project, see server_pass) within its budget.
 
-Calls: the repositories (100 a page, the reconciler's listing), the members and groups (the
+Calls: the repositories (100 a page; the complete listing is kept for the reconciler, whose
+next pass takes what it needs from it instead of listing again), the members and groups (the
 team-sync reader), and the pull requests updated in the window of each repository that was
 pushed to in the window, in every state with their people in the page (per repository, not
 per author: a repository's `updated_on` moves with each push to a pull request's branch, and
@@ -17,15 +18,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.models import UpdatedRepository
 from shared.config.settings import Settings
-from shared.inventory import entities
+from shared.inventory import entities, server_pass
 from shared.inventory.changes import Change, deletions, upserts
 from shared.inventory.entities import Document
 from shared.inventory.store import InventoryStore
 from shared.reconcile.budget import Budget, BudgetSpent, paid
 from shared.reconcile.listing import updated_since
 from shared.reconcile.scope import workspaces_to_reconcile
-from shared.teams.reader import read_cloud
+from shared.reconcile.shared_listing import save_complete
+from shared.teams.reader import read_cloud, read_server
 
 EPOCH = datetime.fromtimestamp(0, UTC)
 
@@ -34,7 +37,7 @@ EPOCH = datetime.fromtimestamp(0, UTC)
 class PassReport:
     workspace: str
     at: float
-    outcome: str = "complete"  # complete | budget | failed | unsupported
+    outcome: str = "complete"  # complete | budget | failed
     calls: int = 0
     upserts: int = 0
     deletes: int = 0
@@ -84,20 +87,29 @@ def run_pass(
     """List, diff and (unless dry) apply one workspace's inventory; the changes made."""
     now = time.time() if now is None else now
     report = PassReport(workspace, now)
-    if client.product != "cloud":
-        report.outcome = "unsupported"
-        return report, []
     budget = Budget(calls_per_pass(settings))
-    previous = store.last_pass(workspace) or {}
+    previous = list((store.last_pass(workspace) or {}).get("pending", ()))
+    window = datetime.fromtimestamp(now - settings.bitbucket.inventory.pull_requests_since, UTC)
     seen: list[Document] = []
     listed: dict[str, set[str]] = {}
     try:
-        repositories = _repositories(client, workspace, budget, seen, listed)
-        _directory(client, workspace, budget, seen, listed)
-        window = datetime.fromtimestamp(now - settings.bitbucket.inventory.pull_requests_since, UTC)
-        names = [n for n in previous.get("pending", ()) if n in repositories]
-        names += [n for n, at in repositories.items() if at > window and n not in names]
-        _pull_requests(client, names, repositories, window, budget, seen, report)
+        if client.product == "cloud":
+            listing = updated_since(client, workspace, EPOCH, budget)
+            if not dry_run:
+                save_complete(store.redis, workspace, now, listing)
+            repositories = _repositories(listing, workspace, seen, listed)
+            _directory(client, workspace, budget, seen, listed)
+            names = [n for n in previous if n in repositories]
+            names += [n for n, at in repositories.items() if at > window and n not in names]
+            _pull_requests(client, names, repositories, window, budget, seen, report)
+        else:
+            ids = server_pass.repositories(client, workspace, budget, seen, listed)
+            _directory(client, workspace, budget, seen, listed)
+            names = [n for n in previous if n in ids]
+            names += [n for n in ids if n not in names]
+            report.pending = server_pass.pull_requests(client, names, ids, window, budget, seen)
+            if report.pending:
+                raise BudgetSpent(f"{len(report.pending)} repositories left for the next pass")
     except BudgetSpent:
         report.outcome = "budget"
         listed = {}
@@ -106,18 +118,19 @@ def run_pass(
     report.calls = budget.spent
     stored = store.stored(workspace)
     changes = upserts(stored, seen) + deletions(stored, listed)
+    if not dry_run:
+        to_sink = settings.bitbucket.inventory.sink is not None
+        changes = store.apply(workspace, changes, to_sink=to_sink, seen_at=now)
     report.upserts = sum(1 for c in changes if c.op == "upsert")
     report.deletes = len(changes) - report.upserts
     if not dry_run:
-        store.apply(workspace, changes, to_sink=settings.bitbucket.inventory.sink is not None)
         store.save_pass(workspace, report.as_dict())
     return report, changes
 
 
 def _repositories(
-    client: BitbucketClient,
+    listing: list[UpdatedRepository],
     workspace: str,
-    budget: Budget,
     seen: list[Document],
     listed: dict[str, set[str]],
 ) -> dict[str, datetime]:
@@ -125,7 +138,7 @@ def _repositories(
     found: dict[str, datetime] = {}
     ids: set[str] = set()
     projects: set[str] = set()
-    for repository in updated_since(client, workspace, EPOCH, budget):
+    for repository in listing:
         document = entities.repository("cloud", repository.fields)
         seen.append(document)
         ids.add(document["id"])
@@ -148,12 +161,10 @@ def _directory(
     """Members and groups through the team-sync reader, its calls paid from the budget."""
     counting = _Counting(client)
     reader = BitbucketClient(client.product, client.api_url, counting, base_url=client.base_url)
-    directory = read_cloud(reader, workspace)
+    directory = read_cloud(reader, workspace) if client.product == "cloud" else read_server(reader)
     budget.spent += counting.calls
     users = {
-        key: entities.user(
-            "cloud", {"uuid": key, "nickname": u.name, "display_name": u.display_name}
-        )
+        key: {"type": "user", "id": key, "name": u.name, "display_name": u.display_name}
         for key, u in directory.users.items()
     }
     members: dict[str, list[str]] = {}

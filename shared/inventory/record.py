@@ -33,5 +33,5 @@ def record_delivery(
     else:
         stored = store.stored_of(seen.workspace, [(d["type"], d["id"]) for d in seen.upserts])
     changes = upserts(stored, seen.upserts) + removals(stored, seen.deletes)
-    store.apply(seen.workspace, changes, to_sink=to_sink)
-    return seen.workspace, changes
+    written = store.apply(seen.workspace, changes, to_sink=to_sink, seen_at=event.received_at)
+    return seen.workspace, written

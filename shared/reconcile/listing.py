@@ -29,7 +29,12 @@ def updated_since(
 
 def project_repositories(client: BitbucketClient, project: str, budget: Budget) -> list[str]:
     """Every repository of a DC project (DC has no `updated since` filter), 1000 a call."""
-    return [name for page in paid(client.server_repository_pages(project), budget) for name in page]
+    pages = paid(client.server_repository_pages(project), budget)
+    return [
+        f"{(item.get('project') or {}).get('key', project)}/{item.get('slug', '')}"
+        for page in pages
+        for item in page
+    ]
 
 
 def branches_since(

@@ -26,9 +26,10 @@ from shared.reconcile.budget import Budget, BudgetSpent, calls_per_pass, paid
 from shared.reconcile.feed import Send, feed
 from shared.reconcile.heads import Head, decide
 from shared.reconcile.listed import listed_before, remember_listing
-from shared.reconcile.listing import branches_since, project_repositories, updated_since
+from shared.reconcile.listing import branches_since, project_repositories
 from shared.reconcile.scope import may_reconcile, workspaces_to_reconcile
 from shared.reconcile.seen import forget_branches, seen_heads
+from shared.reconcile.shared_listing import listed_since
 from shared.reconcile.state import ReconcileState
 
 # Listing starts this long before the previous pass began: Bitbucket's `updated_on` may be
@@ -77,12 +78,13 @@ class Reconciler:
             budget = Budget(calls_per_pass(self.settings.bitbucket))
             try:
                 if self._cloud:
-                    found = self._list(standing.since, budget, report, now=now)
+                    found, listed_at = self._list(standing.since, budget, report, now=now)
                 else:
                     found = self._list_projects(state, standing.baseline, budget, report)
+                    listed_at = now
                 if not dry_run:
                     state.add_pending(found, keep_older=not self._cloud)
-                    state.listed_up_to(now)
+                    state.listed_up_to(listed_at)
                 pending = state.pending()
                 pending += sorted((n for n in found if n not in pending), key=found.__getitem__)
                 self._examine(
@@ -104,17 +106,23 @@ class Reconciler:
 
     def _list(
         self, since: float, budget: Budget, report: PassReport, *, now: float
-    ) -> dict[str, float]:
-        """Allowed repositories updated since `since` (less OVERLAP), with their update times."""
+    ) -> tuple[dict[str, float], float]:
+        """Allowed repositories updated since `since` (less OVERLAP), with their update times,
+        and the time they are known up to (the inventory's shared listing's, or now)."""
         moment = datetime.fromtimestamp(since - OVERLAP, UTC)
         found: dict[str, float] = {}
+        known_at = now
         for workspace in report.workspaces:
-            for repository in updated_since(self.client, workspace, moment, budget):
+            listed, at = listed_since(
+                self.client, self.redis, workspace, moment, budget, made_after=since, now=now
+            )
+            known_at = min(known_at, at)
+            for repository in listed:
                 if may_reconcile(self.settings, repository.full_name):
                     stamp = repository.updated_on.timestamp() if repository.updated_on else now
                     found[repository.full_name] = stamp
         report.updated = len(found)
-        return found
+        return found, known_at
 
     def _list_projects(
         self, state: ReconcileState, baseline: float, budget: Budget, report: PassReport

@@ -247,24 +247,8 @@ def list_repositories(
             names.sort(key=lambda n: updated[n], reverse=True)
         items = [{**fake.repository_fields(n), "updated_on": _iso(updated[n])} for n in names]
         return 200, cloud_page(fake, items, query, f"/2.0/repositories/{params['ws']}"), {}
-    items = [_server_repository(n) for n in names]
+    items = [fake.server_repository_fields(n) for n in names]
     return 200, server_page(fake, items, query), {}
-
-
-def _server_repository(full_name: str) -> dict[str, Any]:
-    """A DC repository as `GET /projects/{key}/repos` lists it."""
-    project, slug = full_name.split("/")
-    return {
-        "slug": slug,
-        "name": slug,
-        "scmId": "git",
-        "state": "AVAILABLE",
-        "statusMessage": "Available",
-        "forkable": True,
-        "project": {"key": project, "name": project, "public": False, "type": "NORMAL"},
-        "public": False,
-        "archived": False,
-    }
 
 
 _UPDATED_AFTER = re.compile(r'^\s*updated_on\s*>\s*"?([^"]+?)"?\s*$')
@@ -356,6 +340,20 @@ def list_pull_requests(
         found = [pr for pr in found if datetime.fromisoformat(pr["updated_on"]).timestamp() > since]
     path = f"/2.0/repositories/{params['ws']}/{params['repo']}/pullrequests"
     return 200, cloud_page(fake, found, {**query, "pagelen": query.get("pagelen", "10")}, path), {}
+
+
+def list_server_pull_requests(
+    fake: FakeBitbucket, params: dict[str, str], query: dict[str, str], _: Any
+) -> Answer:
+    """DC lists OPEN pull requests unless `state=ALL`; `order=NEWEST` puts the most recently
+    updated first."""
+    with fake.lock:
+        found = list(fake.pull_requests.get(f"{params['project']}/{params['repo']}".lower(), ()))
+    if query.get("state", "OPEN") != "ALL":
+        found = [pr for pr in found if pr["state"] == query.get("state", "OPEN")]
+    newest_first = query.get("order", "NEWEST") == "NEWEST"
+    found.sort(key=lambda pr: int(pr["updatedDate"]), reverse=newest_first)
+    return 200, server_page(fake, found, query), {}
 
 
 # -- webhooks -----------------------------------------------------------------------------
@@ -484,6 +482,7 @@ SERVER: PatternRoutes = [
     ("GET", _p("/rest/webhooks/latest/capabilities"), webhook_capabilities),
     ("GET", _p("/rest/api/latest/projects/{project}/repos"), list_repositories),
     ("GET", _p(_SERVER_REPO + "/branches"), server_branches),
+    ("GET", _p(_SERVER_REPO + "/pull-requests"), list_server_pull_requests),
     ("GET", _p(_SERVER_REPO + "/webhooks"), list_hooks),
     ("POST", _p(_SERVER_REPO + "/webhooks"), create_hook),
     ("PUT", _p(_SERVER_REPO + "/webhooks/{uid}"), update_hook),

@@ -214,6 +214,21 @@ class FakeBitbucket:
             "project": self.projects.get(repository.lower()),
         }
 
+    def server_repository_fields(self, repository: str) -> dict[str, Any]:
+        """A DC repository as `GET /rest/api/latest/projects/{p}/repos` shows it, with ids made
+        from its name and its project's key."""
+        key, _, slug = repository.partition("/")
+        return {
+            "slug": slug,
+            "id": _number(repository),
+            "name": slug,
+            "scmId": "git",
+            "state": "AVAILABLE",
+            "forkable": True,
+            "project": {"key": key, "id": _number(key), "name": key, "type": "NORMAL"},
+            "public": False,
+        }
+
     def delete_branch(self, repository: str, branch: str, at: float | None = None) -> None:
         with self.lock:
             self.branches.get(repository.lower(), {}).pop(branch, None)
@@ -469,3 +484,8 @@ def running(product: str = "cloud", **options: Any) -> Iterator[FakeBitbucket]:
 
 View = Callable[[FakeBitbucket, dict[str, str], dict[str, str], Any], Answer]
 PatternRoutes = list[tuple[str, re.Pattern[str], View]]
+
+
+def _number(name: str) -> int:
+    """A stable DC numeric id for a name."""
+    return int(hashlib.sha256(name.lower().encode()).hexdigest()[:7], 16)
