@@ -136,9 +136,10 @@ class ConsumerSchema(Section):
 
 
 class OAuthSchema(Section):
-    version = Text()  # Studio's OAuth 1.0a/2.0 switch; the relay always uses 2.0
-    scopes = TextList()  # Studio's login scopes; not used here
-    redirectUri = Text()  # Studio's own login callback; not used here
+    version = Choice(("2.0", "1.0a"))  # the sign-in flow; 1.0a (DC application links) not built
+    scopes = TextList()  # Studio's login scopes; global.auth.bitbucket.scopes is used
+    redirectUri = Url()  # the sign-in callback, ending /auth/bitbucket/callback
+    authorizeUrl = Url()
     tokenUrl = Url()
 
 
@@ -358,6 +359,13 @@ class RecoverySchema(Section):
     sweep_interval = Duration()
 
 
+class IdentitySchema(Section):
+    redirectUrl = Url()
+    audience = Text()
+    signingKey = Text(secret=True)  # an RSA private key, PEM
+    signingKeySecret = SecretRefField()
+
+
 class RelaySchema(Section):
     public_url = Url()
     api_tokens = TextList(refs=True, secret=True)
@@ -372,6 +380,7 @@ class RelaySchema(Section):
     encryptionKey = Text(secret=True)  # Fernet keys, comma-separated: the first seals
     encryptionKeySecret = SecretRefField()
     rotated_secret_lifetime = Duration()
+    identity = _nested(IdentitySchema)
 
 
 # --- the structure around them (Studio's layout) -------------------------------------------
