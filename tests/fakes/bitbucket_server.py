@@ -24,6 +24,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from shared.event_keys import SERVER_EVENT_KEYS
+from tests.fakes.bitbucket_oauth import (
+    CLOUD_AUTHORIZE,
+    SERVER_AUTHORIZE,
+    SERVER_TOKEN,
+    AuthorizationServer,
+)
 from tests.fakes.budget import RollingBudget
 from tests.fakes.faults import Fault, Faults
 from tests.fakes.serving import QuietHandler, serve, stop
@@ -132,6 +138,7 @@ class FakeBitbucket:
         self.updated_on: dict[str, float] = {}  # full name -> when a push last changed it
         self.branches: dict[str, dict[str, tuple[str, float]]] = {}  # repo -> name -> (sha, date)
         self.max_page = 100 if product == "cloud" else 1000
+        self.authorization = AuthorizationServer(self)
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -264,6 +271,8 @@ class FakeBitbucket:
         if authorization and authorization.lower().startswith("basic "):
             decoded = base64.b64decode(authorization[6:]).decode()
             client_id, _, secret = decoded.partition(":")
+        if form.get("grant_type") in ("authorization_code", "refresh_token"):
+            return self.authorization.token(client_id, secret, form)
         with self.lock:
             self.token_requests += 1
             if form.get("grant_type") != "client_credentials":
@@ -325,10 +334,14 @@ class _Handler(QuietHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         authorization = self.headers.get("Authorization")
-        if path == TOKEN_PATH and method == "POST":
-            form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+        form = {k: v[-1] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+        if path in (TOKEN_PATH, SERVER_TOKEN) and method == "POST":
             self._answer(*fake.issue_token(authorization, form))
             return
+        if path in (CLOUD_AUTHORIZE, SERVER_AUTHORIZE):
+            self._answer(*fake.authorization.authorize(method, query, form))
+            return
+        fake.authorization.caller.user = fake.authorization.user_of(authorization)
         body = _json_or_text(raw)
         consumer = fake.consumer_of(authorization)
         page = _page_number(query, fake.product, fake.max_page)
@@ -375,7 +388,7 @@ class _Handler(QuietHandler):
         data = b"" if answer is None else _encode(answer)
         self.send_response(status)
         kind = "text/plain" if isinstance(answer, str) else "application/json"
-        self.send_header("Content-Type", kind)
+        self.send_header("Content-Type", headers.pop("Content-Type", kind))
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
