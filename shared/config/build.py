@@ -531,6 +531,12 @@ class SettingsBuilder:
         auth, oauth = self.auth, _section(self.git, "oauth")
         if auth.get("enabled") is not True:
             return SignInSettings()
+        if not _section(self.relay_values, "identity"):
+            self.warnings.append(
+                f"{AUTH}.enabled: sign-in stays off until {RELAY}.identity (redirectUrl, audience) "
+                "names the platform page that receives the signed identity"
+            )
+            return SignInSettings()
         product: Product = auth.get("type") or bitbucket.product
         section, prefix = (
             (auth, AUTH)

@@ -115,8 +115,13 @@ def test_our_example_loads_with_every_section() -> None:
     assert settings.relay.public_url == "https://relay.example.com"
     assert settings.relay.api_tokens == (Secret("an-api-token-for-studio"),)
     assert settings.relay.dedupe_window == 86400.0
-    assert len(settings.warnings) == 3  # the placeholders, refused in production
-    assert all("(refused in production)" in warning for warning in settings.warnings)
+    placeholders = [w for w in settings.warnings if "(refused in production)" in w]
+    assert len(placeholders) == 3
+    assert [w for w in settings.warnings if w not in placeholders] == [
+        "global.auth.bitbucket.enabled: sign-in stays off until global.relay.identity "
+        "(redirectUrl, audience) names the platform page that receives the signed identity"
+    ]
+    assert not settings.sign_in.enabled
 
 
 # --- where the file comes from, defaults ----------------------------------------------------
@@ -898,3 +903,61 @@ def test_needs_work_and_changes_requested_stand_for_each_other() -> None:
     both = {"pr:reviewer:needs_work", "pr:reviewer:changes_requested"}
     assert expand_event_keys(["pr:reviewer:changes_requested"]) == both
     assert "pipeline:span_created" in CLOUD_EVENT_KEYS
+
+
+# --- sign in with Bitbucket --------------------------------------------------------------
+
+SIGN_IN = """
+global:
+  git:
+    bitbucket:
+      clientId: git-client
+      clientSecret: git-secret
+  auth:
+    bitbucket:
+      enabled: true
+      teamSync: {workspaceWhitelist: [acme]}
+  relay:
+    environment: development
+    publicUrl: https://relay.example.com
+    varDir: VAR
+    identity: {redirectUrl: "https://platform.example.com/done", audience: platform}
+"""
+
+
+def test_sign_in_falls_back_to_the_git_consumer_and_generates_a_private_signing_key(
+    tmp_path: Path,
+) -> None:
+    var = tmp_path / "var"
+    settings = load_settings(write(tmp_path, SIGN_IN.replace("VAR", str(var))), environ=KEYED)
+    sign_in = settings.sign_in
+    assert (sign_in.enabled, sign_in.client_id) == (True, "git-client")
+    assert sign_in.client_secret == Secret("git-secret")
+    assert sign_in.redirect_uri == "https://relay.example.com/auth/bitbucket/callback"
+    assert sign_in.authorize_url == "https://bitbucket.org/site/oauth2/authorize"
+    assert sign_in.scopes == ("account", "email")
+    key_file = var / "identity-signing-key"
+    assert settings.identity.signing_key == Secret(key_file.read_text().strip())
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "BEGIN PRIVATE KEY" in key_file.read_text()
+
+
+def test_sign_in_names_each_missing_key(tmp_path: Path) -> None:
+    text = """
+global:
+  git: {bitbucket: {type: server, url: "https://bb.example.com",
+                    oauth: {redirectUri: "https://relay.example.com/login"}}}
+  auth: {bitbucket: {enabled: true}}
+  relay: {identity: {redirectUrl: "https://platform.example.com/done"}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), environ=KEYED)
+    problems = "\n".join(caught.value.problems)
+    for expected in (
+        "global.auth.bitbucket.clientId: is required when sign-in is enabled",
+        "global.auth.bitbucket.clientSecret: is required when sign-in is enabled",
+        "global.git.bitbucket.oauth.redirectUri: must end with /auth/bitbucket/callback",
+        "global.auth.bitbucket.teamSync.workspaceWhitelist: is required",
+        "global.relay.identity.audience: is required when sign-in is enabled",
+    ):
+        assert expected in problems
