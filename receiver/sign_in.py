@@ -3,6 +3,7 @@ platform (a 302 to its page with the JWT in the fragment), and the JWKS that ver
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -20,9 +21,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from receiver.auth import token_accepted
 from receiver.signed_in_user import live_groups, read_user
+from shared.bitbucket.connected import Connection, ConnectionStore
 from shared.config.settings import Settings
+from shared.connect_link import CONNECT_PATH, ticket_accepted
 from shared.identity import IdentitySigner
+from shared.sealing import Sealer
 from shared.teams.membership import membership
 from shared.teams.store import TeamStore
 
@@ -42,6 +47,18 @@ def _page(status: int, title: str, message: str, reason: str) -> ResponseReturnV
     log.warning("sign_in.refused", reason=reason, status=status)
     body = render_template_string(PAGE, title=title, message=message)
     return body, status, {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
+
+
+CONNECTED_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Bitbucket connected</title></head>
+<body><h1>Bitbucket connected</h1><p>The relay now calls Bitbucket as {{ user }}
+(scopes: {{ scopes }}). `bbrelay check` shows it; `bbrelay connect --revoke` disconnects.</p>
+</body></html>
+"""
+
+
+def _sealer() -> Sealer:
+    return Sealer(_settings().relay.encryption_keys)
 
 
 def _settings() -> Settings:
@@ -64,17 +81,42 @@ def platform_next(value: str | None, redirect_url: str) -> str | None:
     return value if same else None
 
 
+def _authorize(purpose: str, target: str | None, scopes: tuple[str, ...]) -> ResponseReturnValue:
+    """To Bitbucket's consent page; the state (with `purpose`, `target`) kept for the callback."""
+    settings = _settings()
+    remote = _remote()
+    redirect_uri = settings.sign_in.redirect_uri
+    found = remote.create_authorization_url(redirect_uri, scope=" ".join(scopes))
+    session.permanent = True
+    remote.save_authorize_data(redirect_uri=redirect_uri, next=target, purpose=purpose, **found)
+    return redirect(found["url"])
+
+
 @bp.get("/auth/bitbucket/login")
 def login() -> ResponseReturnValue:
     settings = _settings()
-    remote = _remote()
-    found = remote.create_authorization_url(settings.sign_in.redirect_uri)
     target = platform_next(request.args.get("next"), settings.identity.redirect_url or "")
-    session.permanent = True
-    remote.save_authorize_data(
-        redirect_uri=settings.sign_in.redirect_uri, next=target, purpose="login", **found
-    )
-    return redirect(found["url"])
+    return _authorize("login", target, settings.sign_in.scopes)
+
+
+@bp.get(CONNECT_PATH)
+def connect() -> ResponseReturnValue:
+    """Connect Bitbucket: an administrator (with `bbrelay connect`'s link or an API token)
+    authorizes the relay to act as them; the tokens become the relay's own credential."""
+    settings = _settings()
+    header = request.headers.get("Authorization")
+    if not ticket_accepted(settings, request.args.get("ticket")) and not token_accepted(
+        settings, header
+    ):
+        return _page(
+            401,
+            "Connect link not valid",
+            "This link is missing, expired (links last 10 minutes) or was changed. Run "
+            "`bbrelay connect` on a machine with the relay's configuration for a new one.",
+            "connect_unauthorized",
+        )
+    sign_in = settings.sign_in
+    return _authorize("connect", None, sign_in.connect_scopes or sign_in.scopes)
 
 
 @bp.get("/auth/bitbucket/callback")
@@ -141,7 +183,33 @@ def callback() -> ResponseReturnValue:
             "Bitbucket could not be reached to finish the sign-in. Try again in a minute.",
             f"token_unreachable:{type(exc).__name__}",
         )
+    if data.get("purpose") == "connect":
+        return _connected(token)
     return _hand_off(token, data.get("next"))
+
+
+def _connected(token: dict[str, Any]) -> ResponseReturnValue:
+    """Store the administrator's tokens, sealed, as the relay's own Bitbucket credential."""
+    settings = _settings()
+    try:
+        user = read_user(_remote(), token, settings)
+    except requests.RequestException as exc:
+        return _page(
+            502,
+            "Bitbucket unreachable",
+            "Bitbucket could not tell who you are. Run `bbrelay connect` again in a minute.",
+            f"user_unreadable:{type(exc).__name__}",
+        )
+    now = time.time()
+    who = user.username or user.subject
+    ConnectionStore(current_app.extensions["bbrelay.redis"], _sealer()).save(
+        Connection.from_token(token, who, connected_at=now, now=now)
+    )
+    log.info("connect.stored", user=who)
+    body = render_template_string(
+        CONNECTED_PAGE, user=who, scopes=token.get("scopes") or token.get("scope") or ""
+    )
+    return body, 200, {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
 
 
 def _hand_off(token: dict[str, Any], target: str | None) -> ResponseReturnValue:

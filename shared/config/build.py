@@ -581,6 +581,7 @@ class SettingsBuilder:
             client_id=client_id,
             client_secret=Secret(client_secret) if client_secret else None,
             scopes=tuple(auth.get("scopes") or default_scopes),
+            connect_scopes=tuple(oauth.get("scopes") or ()),
             version=oauth.get("version") or SignInSettings.version,
             redirect_uri=redirect_uri,
             authorize_url=authorize_url,

@@ -137,7 +137,7 @@ class ConsumerSchema(Section):
 
 class OAuthSchema(Section):
     version = Choice(("2.0", "1.0a"))  # the sign-in flow; 1.0a (DC application links) not built
-    scopes = TextList()  # Studio's login scopes; global.auth.bitbucket.scopes is used
+    scopes = TextList()  # what Connect Bitbucket asks for (default: the sign-in scopes)
     redirectUri = Url()  # the sign-in callback, ending /auth/bitbucket/callback
     authorizeUrl = Url()
     tokenUrl = Url()

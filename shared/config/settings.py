@@ -198,6 +198,7 @@ class SignInSettings:
     client_id: str | None = None
     client_secret: Secret | None = None
     scopes: tuple[str, ...] = ()
+    connect_scopes: tuple[str, ...] = ()  # global.git.bitbucket.oauth.scopes: Connect Bitbucket
     version: Literal["2.0", "1.0a"] = "2.0"
     redirect_uri: str | None = None  # ends with SIGN_IN_CALLBACK
     authorize_url: str = DEFAULT_AUTHORIZE_URL

@@ -30,6 +30,7 @@ class SignInRelay:
     url: str
     log: Path
     platform: str
+    env: dict[str, str]
 
     @property
     def callback(self) -> str:
@@ -93,7 +94,7 @@ def sign_in_relay(
     fake.authorization.register(CLIENT_ID, CLIENT_SECRET, f"{url}/auth/bitbucket/callback")
     env = service_env(redis_url, tmp, {"BBRELAY_SECRETS_DIR": str(secrets)})
     with receiver(env, tmp, workers=1, port=port) as started:
-        yield SignInRelay(started, tmp / "receiver.log", platform)
+        yield SignInRelay(started, tmp / "receiver.log", platform, env)
 
 
 def authorize_form(browser: httpx.Client, authorize_url: str) -> dict[str, str]:
