@@ -73,6 +73,22 @@ def register(app: Flask, settings: Settings, client: redis.Redis[bytes], sealer:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=STATE_LIFETIME),
     )
     oauth = OAuth(app, cache=SealedStateCache(client, sealer))
+    link = sign_in.application_link
+    if link is not None:
+        remote = oauth.register(
+            REMOTE,
+            client_id=link.consumer_key,
+            request_token_url=link.request_token_url,
+            authorize_url=link.authorize_url,
+            access_token_url=link.access_token_url,
+            client_kwargs={
+                "signature_method": "RSA-SHA1",
+                "rsa_key": link.private_key.reveal(),
+                "default_timeout": settings.bitbucket.timeout.read,
+            },
+        )
+        remote.framework.expires_in = STATE_LIFETIME
+        return remote
     client_kwargs: dict[str, Any] = {
         "scope": " ".join(sign_in.scopes),
         "default_timeout": settings.bitbucket.timeout.read,

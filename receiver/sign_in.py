@@ -86,7 +86,10 @@ def _authorize(purpose: str, target: str | None, scopes: tuple[str, ...]) -> Res
     settings = _settings()
     remote = _remote()
     redirect_uri = settings.sign_in.redirect_uri
-    found = remote.create_authorization_url(redirect_uri, scope=" ".join(scopes))
+    if settings.sign_in.application_link is not None:  # OAuth 1.0a: scopes live in the link
+        found = remote.create_authorization_url(redirect_uri)
+    else:
+        found = remote.create_authorization_url(redirect_uri, scope=" ".join(scopes))
     session.permanent = True
     remote.save_authorize_data(redirect_uri=redirect_uri, next=target, purpose=purpose, **found)
     return redirect(found["url"])
@@ -122,7 +125,7 @@ def connect() -> ResponseReturnValue:
 @bp.get("/auth/bitbucket/callback")
 def callback() -> ResponseReturnValue:
     remote = _remote()
-    state = request.args.get("state")
+    state = request.args.get("state") or request.args.get("oauth_token")  # 1.0a: the token
     if not state:
         return _page(
             400,
@@ -148,9 +151,10 @@ def callback() -> ResponseReturnValue:
             "Start the sign-in again.",
             "state_invalid",
         )
-    if request.args.get("error"):
+    error = request.args.get("error") or _oauth1_refusal()
+    if error:
         remote.framework.clear_state_data(session, state)
-        if request.args["error"] == "access_denied":
+        if error == "access_denied":
             return _page(
                 403,
                 "Access not granted",
@@ -161,7 +165,7 @@ def callback() -> ResponseReturnValue:
         return _page(
             400,
             "Bitbucket refused the sign-in",
-            f"Bitbucket answered {request.args['error']!r}. Ask your administrator to check the "
+            f"Bitbucket answered {error!r}. Ask your administrator to check the "
             "OAuth consumer's callback URL and permissions, then sign in again.",
             "authorize_error",
         )
@@ -186,6 +190,14 @@ def callback() -> ResponseReturnValue:
     if data.get("purpose") == "connect":
         return _connected(token)
     return _hand_off(token, data.get("next"))
+
+
+def _oauth1_refusal() -> str | None:
+    """An OAuth 1.0a provider's refusal: `oauth_problem`, or the verifier "denied" (Atlassian)."""
+    problem = request.args.get("oauth_problem")
+    if request.args.get("oauth_verifier") == "denied" or problem == "permission_denied":
+        return "access_denied"
+    return problem
 
 
 def _connected(token: dict[str, Any]) -> ResponseReturnValue:

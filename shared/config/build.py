@@ -37,6 +37,7 @@ from shared.config.settings import (
     DEFAULT_TOKEN_URL,
     SIGN_IN_CALLBACK,
     TLS,
+    ApplicationLink,
     BitbucketSettings,
     BuildStatusSettings,
     Consumer,
@@ -538,6 +539,8 @@ class SettingsBuilder:
             )
             return SignInSettings()
         product: Product = auth.get("type") or bitbucket.product
+        version = oauth.get("version") or SignInSettings.version
+        link = self.application_link(bitbucket) if version == "1.0a" else None
         section, prefix = (
             (auth, AUTH)
             if auth.get("clientId") or auth.get("clientIdSecret")
@@ -552,7 +555,7 @@ class SettingsBuilder:
         client_secret = self.secrets.from_section(section, "clientSecret", prefix)
         client_secret = next(iter(split_list(client_secret)), None)
         for name, value in (("clientId", client_id), ("clientSecret", client_secret)):
-            if not value and not self.problems.about(f"{prefix}.{name}"):
+            if version == "2.0" and not value and not self.problems.about(f"{prefix}.{name}"):
                 self.problems.add(f"{AUTH}.{name}", "is required when sign-in is enabled")
         base = bitbucket.url or "https://bitbucket.invalid"
         authorize_url = oauth.get("authorizeUrl") or (
@@ -582,11 +585,34 @@ class SettingsBuilder:
             client_secret=Secret(client_secret) if client_secret else None,
             scopes=tuple(auth.get("scopes") or default_scopes),
             connect_scopes=tuple(oauth.get("scopes") or ()),
-            version=oauth.get("version") or SignInSettings.version,
+            version=version,
             redirect_uri=redirect_uri,
             authorize_url=authorize_url,
             token_url=bitbucket.token_url,
             api_url=bitbucket.api_url,
+            application_link=link,
+        )
+
+    def application_link(self, bitbucket: BitbucketSettings) -> ApplicationLink | None:
+        """`oauth.version: "1.0a"`: consumerKey and privateKey of a Server/DC application link;
+        https://developer.atlassian.com/server/jira/platform/oauth/ (the same provider)."""
+        if bitbucket.product != "server":
+            self.problems.add(f"{GIT}.oauth.version", '"1.0a" is for Server/DC application links')
+            return None
+        key = self.git.get("consumerKey")
+        private_key = self.secrets.from_section(self.git, "privateKey", GIT)
+        for name, value in (("consumerKey", key), ("privateKey", private_key)):
+            if not value and not self.problems.about(f"{GIT}.{name}"):
+                self.problems.add(f"{GIT}.{name}", 'is required with oauth.version "1.0a"')
+        if not key or not private_key:
+            return None
+        servlet = f"{bitbucket.url}/plugins/servlet/oauth"
+        return ApplicationLink(
+            consumer_key=key,
+            private_key=Secret(private_key),
+            request_token_url=f"{servlet}/request-token",
+            authorize_url=f"{servlet}/authorize",
+            access_token_url=f"{servlet}/access-token",
         )
 
     def identity(self, required: bool) -> IdentitySettings:

@@ -136,7 +136,7 @@ class ConsumerSchema(Section):
 
 
 class OAuthSchema(Section):
-    version = Choice(("2.0", "1.0a"))  # the sign-in flow; 1.0a (DC application links) not built
+    version = Choice(("2.0", "1.0a"))  # the sign-in flow; 1.0a: a DC application link
     scopes = TextList()  # what Connect Bitbucket asks for (default: the sign-in scopes)
     redirectUri = Url()  # the sign-in callback, ending /auth/bitbucket/callback
     authorizeUrl = Url()
@@ -302,6 +302,11 @@ class GitBitbucketSchema(Section):
     webhookSecretSecret = SecretRefField()
     webhookSecrets = TextList(refs=True, secret=True)
     oauth = _nested(OAuthSchema)
+    consumerKey = Text()  # OAuth 1.0a application link (Server/DC); an identifier
+    consumerSecret = Text(secret=True)  # Studio's; RSA-SHA1 signs with privateKey instead
+    consumerSecretSecret = SecretRefField()
+    privateKey = Text(secret=True)  # PEM, for RSA-SHA1
+    privateKeySecret = SecretRefField()
     webhooks = _nested(WebhooksSchema)
     rate_limit = _nested(RateLimitSchema)
     timeout = _nested(TimeoutSchema)

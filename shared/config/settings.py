@@ -189,6 +189,18 @@ class TeamsSettings:
 
 
 @dataclass(frozen=True)
+class ApplicationLink:
+    """A Server/DC application link with OAuth 1.0a (RSA-SHA1): the consumer key registered in
+    the incoming link, the private key whose public half it holds, and DC's three endpoints."""
+
+    consumer_key: str
+    private_key: Secret  # PEM
+    request_token_url: str
+    authorize_url: str
+    access_token_url: str
+
+
+@dataclass(frozen=True)
 class SignInSettings:
     """`global.auth.bitbucket` with `global.git.bitbucket.oauth`: the authorization-code consumer
     people sign in with (Cloud: a confidential client; Server/DC: with PKCE)."""
@@ -204,6 +216,7 @@ class SignInSettings:
     authorize_url: str = DEFAULT_AUTHORIZE_URL
     token_url: str = DEFAULT_TOKEN_URL
     api_url: str = DEFAULT_CLOUD_API_URL
+    application_link: ApplicationLink | None = None  # version 1.0a
 
 
 @dataclass(frozen=True)

@@ -70,17 +70,17 @@ class AuthorizationServer:
         params = query if method == "GET" else form
         client = self.clients.get(params.get("client_id", ""))
         if client is None:
-            return _page(400, "Invalid client", "This OAuth consumer does not exist.")
+            return html_page(400, "Invalid client", "This OAuth consumer does not exist.")
         redirect_uri = params.get("redirect_uri") or client.callback
         if not redirect_uri.startswith(client.callback):
-            return _page(400, "Invalid redirect_uri", "The redirect URI is not the consumer's.")
+            return html_page(400, "Invalid redirect_uri", "The redirect URI is not the consumer's.")
         pkce = self.fake.product == "server"
         if pkce and params.get("code_challenge_method") != "S256":
-            return _page(400, "PKCE required", "code_challenge with method S256 is required.")
+            return html_page(400, "PKCE required", "code_challenge with method S256 is required.")
         if self.logged_in is None:
-            return _page(401, "Log in", "No one is logged in to the fake Bitbucket.")
+            return html_page(401, "Log in", "No one is logged in to the fake Bitbucket.")
         if method == "GET":
-            return _consent_page(params, self.logged_in)
+            return consent_page(params, self.logged_in, params.get("client_id", ""))
         answer = {"state": params.get("state", "")}
         if form.get("decision") != "allow":
             answer["error"] = "access_denied"
@@ -160,18 +160,19 @@ class AuthorizationServer:
             return self.user_tokens.get(token)
 
 
-def _page(status: int, title: str, message: str) -> Answer:
+def html_page(status: int, title: str, message: str) -> Answer:
     body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
     return status, body, {"Content-Type": "text/html; charset=utf-8"}
 
 
-def _consent_page(params: dict[str, str], user: str) -> Answer:
+def consent_page(params: dict[str, str], user: str, client: str) -> Answer:
+    """The consent form: `params` go back with the decision (Grant access or Cancel)."""
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in params.items()
     )
     body = f"""<!doctype html><title>Authorize access</title>
-<h1>Fake Bitbucket: authorize {html.escape(params.get("client_id", ""))}?</h1>
+<h1>Fake Bitbucket: authorize {html.escape(client)}?</h1>
 <p>Logged in as {html.escape(user)}.</p>
 <form method="post">{hidden}
 <button id="grant" name="decision" value="allow">Grant access</button>

@@ -30,6 +30,8 @@ from tests.fakes.bitbucket_oauth import (
     SERVER_TOKEN,
     AuthorizationServer,
 )
+from tests.fakes.bitbucket_oauth1 import PREFIX as OAUTH1_PREFIX
+from tests.fakes.bitbucket_oauth1 import ApplicationLinks
 from tests.fakes.budget import RollingBudget
 from tests.fakes.faults import Fault, Faults
 from tests.fakes.serving import QuietHandler, serve, stop
@@ -139,6 +141,7 @@ class FakeBitbucket:
         self.branches: dict[str, dict[str, tuple[str, float]]] = {}  # repo -> name -> (sha, date)
         self.max_page = 100 if product == "cloud" else 1000
         self.authorization = AuthorizationServer(self)
+        self.application_links = ApplicationLinks(self)
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -341,9 +344,20 @@ class _Handler(QuietHandler):
         if path in (CLOUD_AUTHORIZE, SERVER_AUTHORIZE):
             self._answer(*fake.authorization.authorize(method, query, form))
             return
-        fake.authorization.caller.user = fake.authorization.user_of(authorization)
+        uri = f"{fake.base_url}{self.path}"
+        headers = dict(self.headers.items())
+        if path.startswith(OAUTH1_PREFIX):
+            params = query | form
+            self._answer(*fake.application_links.serve(method, path, uri, raw, headers, params))
+            return
         body = _json_or_text(raw)
-        consumer = fake.consumer_of(authorization)
+        if (authorization or "").lower().startswith("oauth "):
+            user = fake.application_links.caller(uri, method, raw, headers)
+            consumer = f"link:{user}" if user else None
+        else:
+            user = fake.authorization.user_of(authorization)
+            consumer = fake.consumer_of(authorization)
+        fake.authorization.caller.user = user
         page = _page_number(query, fake.product, fake.max_page)
         answer = self._respond(method, path, query, body, consumer, page)
         # Recorded before the answer is sent: a client that has its answer sees the record.

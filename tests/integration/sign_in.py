@@ -22,6 +22,7 @@ from tests.integration.relay import API_TOKEN, bitbucket_values
 
 CLIENT_ID, CLIENT_SECRET = "sign-in-app", "sign-in-secret-long-enough"
 AUDIENCE = "the-platform"
+LINK_KEY = "relay-application-link"
 PLATFORM = "http://127.0.0.1:9/signed-in"  # never fetched: the test reads the redirect
 
 
@@ -57,8 +58,10 @@ def sign_in_relay(
     whitelist: list[str],
     mapping: dict[str, str],
     platform: str = PLATFORM,
+    link_key: str | None = None,
 ) -> Iterator[SignInRelay]:
-    """The receiver (gunicorn) with sign-in enabled; the signing key from a secret reference."""
+    """The receiver (gunicorn) with sign-in enabled; the signing key from a secret reference;
+    with `link_key` (a private key, PEM) through an OAuth 1.0a application link instead."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secrets = tmp / "secrets"
@@ -67,6 +70,11 @@ def sign_in_relay(
     authorize = CLOUD_AUTHORIZE if fake.product == "cloud" else SERVER_AUTHORIZE
     git = bitbucket_values(fake)
     git["oauth"] = {**git.get("oauth", {}), "authorizeUrl": f"{fake.base_url}{authorize}"}
+    if link_key is not None:
+        (secrets / "link").mkdir()
+        (secrets / "link" / "private.pem").write_text(link_key)
+        git["oauth"]["version"] = "1.0a"
+        git |= {"consumerKey": LINK_KEY, "privateKeySecret": {"name": "link", "key": "private.pem"}}
     values = {
         "global": {
             "git": {"bitbucket": git},

@@ -9,12 +9,16 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 import redis
+from authlib.integrations.requests_client import OAuth1Session, OAuthError
+from joserfc.jwk import RSAKey
 
+from shared.identity import new_signing_key
 from shared.teams.snapshot import Diff, Member
 from shared.teams.store import TeamStore
 from tests.fakes import team_data
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.integration.sign_in import (
+    LINK_KEY,
     PLATFORM,
     SignInRelay,
     consent,
@@ -160,3 +164,35 @@ def test_every_refusal_answers_a_page_and_stores_nothing(
 
 def _query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query))
+
+
+def test_dc_application_link_signs_in_with_oauth_1a_rsa_sha1(
+    redis_url: str, tmp_path: Path
+) -> None:
+    private = new_signing_key()
+    public = RSAKey.import_key(private).as_pem(private=False).decode()
+    with FakeBitbucket("server") as fake:
+        team_data.seed(fake, "", members=4, groups=2)
+        fake.application_links.register(LINK_KEY, public)
+        mapping = {"group-01": "admin"}
+        with sign_in_relay(redis_url, tmp_path, fake, ["dc"], mapping, link_key=private) as relay:
+            location = _signed_in(relay, fake, "user00001", None)
+            claims = relay.verify(fragment(location)["id_token"])
+            fake.authorization.logged_in = "user00001"
+            with httpx.Client() as browser:
+                denied = browser.get(consent(browser, start(browser, relay), "deny"))
+    assert (claims["sub"], claims["role"], claims["workspaces"]) == ("1", "admin", ["dc"])
+    assert fake.application_links.refused_signatures == 0
+    assert fake.requests_to("/rest/api/latest/users/user00001")[0].consumer == "link:user00001"
+    _error(denied, 403, "declined")
+
+
+def test_the_fake_refuses_a_link_request_signed_with_another_key(tmp_path: Path) -> None:
+    with FakeBitbucket("server") as fake:
+        public = RSAKey.import_key(new_signing_key()).as_pem(private=False).decode()
+        fake.application_links.register(LINK_KEY, public)
+        session = OAuth1Session(LINK_KEY, signature_method="RSA-SHA1", rsa_key=new_signing_key())
+        with pytest.raises(OAuthError):
+            session.fetch_request_token(f"{fake.base_url}/plugins/servlet/oauth/request-token")
+        session.close()
+    assert fake.application_links.refused_signatures == 1

@@ -961,3 +961,30 @@ global:
         "global.relay.identity.audience: is required when sign-in is enabled",
     ):
         assert expected in problems
+
+
+def test_oauth_1a_needs_a_server_application_link_with_its_keys(tmp_path: Path) -> None:
+    cloud = SIGN_IN.replace("VAR", str(tmp_path)).replace(
+        "      clientSecret: git-secret\n",
+        '      clientSecret: git-secret\n      oauth: {version: "1.0a"}\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, cloud), environ=KEYED)
+    assert caught.value.problems == [
+        'global.git.bitbucket.oauth.version: "1.0a" is for Server/DC application links'
+    ]
+    server = """
+global:
+  git: {bitbucket: {type: server, url: "https://bb.example.com", token: t,
+                    oauth: {version: "1.0a"}}}
+  auth: {bitbucket: {enabled: true, teamSync: {workspaceWhitelist: [dc]}}}
+  relay:
+    publicUrl: https://relay.example.com
+    identity: {redirectUrl: "https://platform.example.com/done", audience: p, signingKey: k}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, server), environ=KEYED)
+    assert caught.value.problems == [
+        'global.git.bitbucket.consumerKey: is required with oauth.version "1.0a"',
+        'global.git.bitbucket.privateKey: is required with oauth.version "1.0a"',
+    ]
