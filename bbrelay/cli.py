@@ -375,7 +375,7 @@ def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
     settings = _settings(environ)
     client_redis = connect(settings.relay.redis_url)
     sealer = Sealer(settings.relay.encryption_keys)
-    client = build_client(settings.bitbucket, client_redis, sealer)
+    client = build_client(settings.bitbucket, client_redis, sealer, sign_in=settings.sign_in)
     ring = SecretRing(client_redis, sealer, lifetime=settings.relay.rotated_secret_lifetime)
     if settings.dry_run and not args.dry_run:
         print("no Bitbucket credentials: dry-run mode, nothing would be sent (use --dry-run)")

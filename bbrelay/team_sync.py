@@ -33,7 +33,11 @@ def sync_teams_now(settings: Settings, workspace: str | None, *, dry_run: bool, 
     client_redis = connect(settings.relay.redis_url)
     sealer = Sealer(settings.relay.encryption_keys)
     client = build_client(
-        settings.bitbucket, client_redis, sealer, max_inline_wait=TEAM_SYNC_TOKEN_WAIT
+        settings.bitbucket,
+        client_redis,
+        sealer,
+        max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
+        sign_in=settings.sign_in,
     )
     store = TeamStore(client_redis)
     failed = 0
