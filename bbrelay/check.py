@@ -14,6 +14,7 @@ from bbrelay.reconcile import describe
 from bbrelay.scopes import missing_scopes, needed_scopes
 from shared.bitbucket.auth import OAuthCredential
 from shared.bitbucket.client import SERVER_GROUPS_PATH, SERVER_USERS_PATH, BitbucketClient
+from shared.bitbucket.connected import Connection, ConnectionStore
 from shared.bitbucket.errors import BitbucketError
 from shared.bitbucket.factory import build_client
 from shared.bitbucket.transport import BUCKET_GROUP, Sender
@@ -57,6 +58,13 @@ def warn(check: str, detail: str, fix: str) -> Line:
 
 def fail(check: str, detail: str, fix: str) -> Line:
     return Line(check, "fail", detail, fix)
+
+
+def connected_line(connection: Connection) -> Line:
+    """Who the connected account (Connect Bitbucket) acts as, its scopes, since when."""
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(connection.connected_at))
+    scopes = connection.scopes or "(not listed)"
+    return ok("connected", f"acts as {connection.user}, scopes {scopes}, connected {since}")
 
 
 class Checker:
@@ -188,10 +196,12 @@ class Checker:
         return ok("beat", f"heartbeat {age:.0f}s ago")
 
     def bitbucket(self) -> list[Line]:
-        if self.settings.dry_run:
+        sealer = Sealer(self.settings.relay.encryption_keys)
+        connection = ConnectionStore(self.redis, sealer).load()
+        if self.settings.dry_run and connection is None:
             return [warn("bitbucket", "dry-run: not contacted", "add credentials")]
         client = build_client(
-            self.settings.bitbucket, self.redis, Sealer(self.settings.relay.encryption_keys)
+            self.settings.bitbucket, self.redis, sealer, sign_in=self.settings.sign_in
         )
         try:
             user = client.current_user()
@@ -199,6 +209,8 @@ class Checker:
             return [fail("bitbucket", str(exc), "check the URL, the network and the credentials")]
         self.client = client
         lines = [ok("bitbucket", f"{self.settings.bitbucket.api_url} as {user.name or user.id}")]
+        if connection is not None:
+            lines.append(connected_line(connection))
         lines.append(self.scopes(client))
         if self.settings.bitbucket.product == "server" and workspaces_to_sync(self.settings):
             lines.append(self.team_access(client))

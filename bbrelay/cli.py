@@ -122,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="the report as JSON")
     check.set_defaults(func=_check)
 
+    connect_cmd = _command(
+        sub, "connect", "print the Connect Bitbucket link (the relay's own Bitbucket credential)"
+    )
+    connect_cmd.add_argument(
+        "--revoke", action="store_true", help="forget the connected account's tokens"
+    )
+    connect_cmd.set_defaults(func=_connect)
+
     hooks = _command(sub, "hooks", "the relay's own webhooks in Bitbucket")
     hooks_sub = hooks.add_subparsers(required=True, metavar="ACTION")
     hooks_list = _command(hooks_sub, "list", "our hook on each allowed target")
@@ -325,6 +333,30 @@ def _jobs(args: argparse.Namespace, environ: dict[str, str]) -> int:
     return 0
 
 
+def _connect(args: argparse.Namespace, environ: dict[str, str]) -> int:
+    from shared.bitbucket.connected import ConnectionStore
+    from shared.connect_link import connect_link
+
+    settings = _settings(environ)
+    if args.revoke:
+        store = ConnectionStore(
+            connect(settings.relay.redis_url), Sealer(settings.relay.encryption_keys)
+        )
+        print("disconnected" if store.revoke() else "not connected; nothing to revoke")
+        return 0
+    if not settings.sign_in.enabled or not settings.relay.api_tokens:
+        print(
+            "connect needs the sign-in consumer (global.auth.bitbucket.enabled, "
+            "global.relay.identity) and an API token (global.relay.apiTokens)",
+            file=sys.stderr,
+        )
+        return 2
+    print("Open this link in a browser within 10 minutes, signed in to Bitbucket as the")
+    print("account the relay should act as, and grant access:")
+    print(connect_link(settings))
+    return 0
+
+
 def _check(args: argparse.Namespace, environ: dict[str, str]) -> int:
     from bbrelay import check
 
@@ -348,7 +380,7 @@ def _hooks(args: argparse.Namespace, environ: dict[str, str]) -> int:
     settings = _settings(environ)
     client_redis = connect(settings.relay.redis_url)
     sealer = Sealer(settings.relay.encryption_keys)
-    client = build_client(settings.bitbucket, client_redis, sealer)
+    client = build_client(settings.bitbucket, client_redis, sealer, sign_in=settings.sign_in)
     ring = SecretRing(client_redis, sealer, lifetime=settings.relay.rotated_secret_lifetime)
     if settings.dry_run and not args.dry_run:
         print("no Bitbucket credentials: dry-run mode, nothing would be sent (use --dry-run)")

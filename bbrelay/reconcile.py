@@ -26,7 +26,12 @@ def reconcile_now(settings: Settings, *, dry_run: bool) -> int:
         dedupe_window=settings.relay.dedupe_window,
         deadline=settings.relay.recovery.delivery_deadline,
     )
-    client = build_client(settings.bitbucket, client_redis, Sealer(settings.relay.encryption_keys))
+    client = build_client(
+        settings.bitbucket,
+        client_redis,
+        Sealer(settings.relay.encryption_keys),
+        sign_in=settings.sign_in,
+    )
     report = Reconciler(settings, client, client_redis, store, send).run(dry_run=dry_run)
     for line in describe(report):
         print(line)

@@ -38,6 +38,7 @@ def sync_teams_now(settings: Settings, workspace: str | None, *, dry_run: bool, 
         sealer,
         max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
         background=True,
+        sign_in=settings.sign_in,
     )
     store = TeamStore(client_redis)
     failed = 0

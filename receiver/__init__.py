@@ -6,17 +6,19 @@ import redis
 import structlog
 from flask import Flask
 
-from receiver import api, errors, health, inventory_api, jobs_api, webhooks
+from receiver import api, errors, health, inventory_api, jobs_api, oauth_client, sign_in, webhooks
 from receiver.enqueue import CeleryEnqueuer, Enqueuer
 from receiver.intake import Intake
 from receiver.spool_drain import SpoolDrainer
 from shared.config import load_settings
-from shared.config.settings import Settings
+from shared.config.settings import SIGN_IN_CALLBACK, Settings
 from shared.deliveries import DeliveryStore
+from shared.identity import IdentitySigner
 from shared.jobs.store import JobStore
 from shared.redis import connect
 from shared.sealing import Sealer
 from shared.spool import Spool
+from shared.teams.store import TeamStore
 from shared.webhook_secrets import SecretRing
 
 log = structlog.get_logger(__name__)
@@ -66,5 +68,22 @@ def create_app(
     app.register_blueprint(jobs_api.bp)
     app.register_blueprint(inventory_api.bp)
     app.register_blueprint(health.bp)
+    if settings.sign_in.enabled:
+        _add_sign_in(app, settings, client, sealer)
     errors.register(app)
     return app
+
+
+def _add_sign_in(
+    app: Flask, settings: Settings, client: redis.Redis[bytes], sealer: Sealer
+) -> None:
+    """Sign in with Bitbucket (global.auth.bitbucket.enabled) and the identity it hands on."""
+    assert settings.identity.signing_key and settings.identity.audience  # checked by config
+    callback = settings.sign_in.redirect_uri or ""
+    issuer = (settings.relay.public_url or callback.removesuffix(SIGN_IN_CALLBACK)).rstrip("/")
+    app.extensions["bbrelay.identity"] = IdentitySigner(
+        settings.identity.signing_key, issuer, settings.identity.audience
+    )
+    app.extensions["bbrelay.oauth"] = oauth_client.register(app, settings, client, sealer)
+    app.extensions["bbrelay.teams"] = TeamStore(client)
+    app.register_blueprint(sign_in.bp)

@@ -73,7 +73,9 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
         jobs=JobStore(client, sealer, start_deadline=recovery.start_deadline),
         follow_ups=FollowUps(client),
         teams=TeamStore(client),
-        bitbucket=build_client(settings.bitbucket, client, sealer, transport=transport),
+        bitbucket=build_client(
+            settings.bitbucket, client, sealer, transport=transport, sign_in=settings.sign_in
+        ),
         patient_bitbucket=build_client(
             settings.bitbucket,
             client,
@@ -81,6 +83,7 @@ def build_services(settings: Settings, *, transport: httpx.BaseTransport | None 
             transport=transport,
             max_inline_wait=TEAM_SYNC_TOKEN_WAIT,
             background=True,
+            sign_in=settings.sign_in,
         ),
         transport=transport,
     )

@@ -8,12 +8,13 @@ from collections.abc import Callable
 import httpx
 import redis
 
-from shared.bitbucket.auth import credentials_from_settings
+from shared.bitbucket.auth import Credential, credentials_from_settings
 from shared.bitbucket.client import BitbucketClient
+from shared.bitbucket.connected import ConnectedCredential, ConnectionStore
 from shared.bitbucket.dryrun import DryRunSender
 from shared.bitbucket.oauth_client import OAuth2Client
 from shared.bitbucket.transport import Sender, origin
-from shared.config.settings import TLS, BitbucketSettings
+from shared.config.settings import TLS, BitbucketSettings, SignInSettings
 from shared.ratelimit import ConsumerPool, TokenBucket
 from shared.sealing import Sealer
 from shared.tls import verify_for
@@ -50,10 +51,21 @@ def build_client(
     sleep: Callable[[float], None] | None = None,
     max_inline_wait: float = 1.0,
     background: bool = False,
+    sign_in: SignInSettings | None = None,
 ) -> BitbucketClient:
     """The client the workers use; with no credentials, a dry-run one that sends nothing.
-    A `background` client (team sync) leaves `rateLimit.reservedForJobs` of each bucket."""
-    if not settings.has_credentials:
+
+    Explicit credentials win; else a connected account (Connect Bitbucket); else the consumers.
+    A `background` client (team sync) leaves `rateLimit.reservedForJobs` of each bucket.
+    """
+    connected = (
+        None
+        if settings.token or settings.username or sign_in is None or not sign_in.enabled
+        else ConnectionStore(client, sealer)
+    )
+    if connected is not None and connected.load() is None:
+        connected = None
+    if not settings.has_credentials and connected is None:
         return BitbucketClient(
             settings.product,
             settings.api_url,
@@ -71,7 +83,11 @@ def build_client(
             **options,
         )
 
-    credentials = credentials_from_settings(settings, client, oauth_client, sealer)
+    credentials: list[Credential] = (
+        [ConnectedCredential(connected, sign_in, oauth_client)]
+        if connected is not None and sign_in is not None
+        else credentials_from_settings(settings, client, oauth_client, sealer)
+    )
     bucket = TokenBucket.from_settings(client, settings.rate_limit)
     pool = ConsumerPool(bucket, [credential.identity for credential in credentials])
     http = httpx.Client(transport=transport, **options)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from shared.config.durations import parse_duration
 from shared.config.schema import Problems, validate_values
 from shared.config.secrets import read_or_create_dev_secret
 from shared.config.settings import Settings
+from shared.identity import new_signing_key
 from shared.sealing import HOW_TO_MAKE_A_KEY, new_encryption_key
 from shared.secret import Secret
 
@@ -29,6 +30,7 @@ __all__ = ["ConfigError", "load_settings", "parse_duration"]
 
 DEV_SECRET_NAME = "webhook-secret"  # noqa: S105 (a file name)
 DEV_ENCRYPTION_KEY_NAME = "encryption-key"
+DEV_SIGNING_KEY_NAME = "identity-signing-key"
 
 
 class ConfigError(Exception):
@@ -55,6 +57,7 @@ def load_settings(
     if not problems:
         settings = _with_dev_secret(settings, problems)
         settings = _with_encryption_key(settings, problems)
+        settings = _with_signing_key(settings, problems)
     if problems:
         raise ConfigError(problems.lines(), source)
     return settings
@@ -170,3 +173,22 @@ def _with_encryption_key(settings: Settings, problems: Problems) -> Settings:
         return settings
     relay = dataclasses.replace(settings.relay, encryption_keys=(Secret(value),))
     return dataclasses.replace(settings, relay=relay)
+
+
+def _with_signing_key(settings: Settings, problems: Problems) -> Settings:
+    """With sign-in on: the configured identity signing key; in development
+    `<varDir>/identity-signing-key` (an RSA key, made once); in production none is a problem."""
+    if not settings.sign_in.enabled or settings.identity.signing_key:
+        return settings
+    key = f"{RELAY}.identity.signingKey"
+    if settings.relay.environment != "development":
+        problems.add(key, "is required when sign-in is enabled (an RSA private key, PEM)")
+        return settings
+    file = Path(settings.relay.var_dir) / DEV_SIGNING_KEY_NAME
+    try:
+        value = read_or_create_dev_secret(file, new_signing_key)
+    except OSError as exc:
+        problems.add(f"{RELAY}.varDir", f"cannot keep a development signing key there: {exc}")
+        return settings
+    identity = dataclasses.replace(settings.identity, signing_key=Secret(value))
+    return dataclasses.replace(settings, identity=identity)

@@ -34,13 +34,17 @@ from shared.config.schema import (
 )
 from shared.config.secrets import SecretSource, split_list, unique
 from shared.config.settings import (
+    DEFAULT_AUTHORIZE_URL,
     DEFAULT_CLOUD_API_URL,
     DEFAULT_TOKEN_URL,
+    SIGN_IN_CALLBACK,
     TLS,
+    ApplicationLink,
     BitbucketSettings,
     BuildStatusSettings,
     Consumer,
     HttpRunner,
+    IdentitySettings,
     InventorySettings,
     JobRule,
     PipelineRunner,
@@ -48,6 +52,7 @@ from shared.config.settings import (
     Product,
     RelaySettings,
     Settings,
+    SignInSettings,
     TeamSink,
     TeamsSettings,
     TeamSyncSettings,
@@ -107,10 +112,15 @@ class SettingsBuilder:
         """Everything, built as far as the values allow; problems are left in `self.problems`."""
         relay = self.relay()
         self.environment = relay.environment
+        bitbucket = self.bitbucket()
+        team_sync = self.team_sync()
+        sign_in = self.sign_in(bitbucket, relay, team_sync)
         return Settings(
-            bitbucket=self.bitbucket(),
-            team_sync=self.team_sync(),
+            bitbucket=bitbucket,
+            team_sync=team_sync,
             teams=self.teams(),
+            sign_in=sign_in,
+            identity=self.identity(sign_in.enabled),
             relay=relay,
             monitoring=self.monitoring,
             warnings=tuple(self.warnings),
@@ -524,6 +534,115 @@ class SettingsBuilder:
         tls = self.tls(sink.get("tls"), f"{key}.tls")
         return TeamSink(url=sink["url"], secret=Secret(secret), tls=tls)
 
+    # --- sign in: global.auth.bitbucket, global.git.bitbucket.oauth, global.relay.identity ---
+
+    def sign_in(
+        self, bitbucket: BitbucketSettings, relay: RelaySettings, team_sync: TeamSyncSettings
+    ) -> SignInSettings:
+        """The authorization-code consumer; its id and secret fall back to global.git.bitbucket.
+        Server/DC: https://confluence.atlassian.com/bitbucketserver/bitbucket-oauth-2-0-provider-api-1108483661.html
+        """
+        auth, oauth = self.auth, _section(self.git, "oauth")
+        if auth.get("enabled") is not True:
+            return SignInSettings()
+        if not _section(self.relay_values, "identity"):
+            self.warnings.append(
+                f"{AUTH}.enabled: sign-in stays off until {RELAY}.identity (redirectUrl, audience) "
+                "names the platform page that receives the signed identity"
+            )
+            return SignInSettings()
+        product: Product = auth.get("type") or bitbucket.product
+        version = oauth.get("version") or SignInSettings.version
+        link = self.application_link(bitbucket) if version == "1.0a" else None
+        section, prefix = (
+            (auth, AUTH)
+            if auth.get("clientId") or auth.get("clientIdSecret")
+            else (
+                self.git,
+                GIT,
+            )
+        )
+        client_id = next(
+            iter(split_list(self.secrets.from_section(section, "clientId", prefix))), None
+        )
+        client_secret = self.secrets.from_section(section, "clientSecret", prefix)
+        client_secret = next(iter(split_list(client_secret)), None)
+        for name, value in (("clientId", client_id), ("clientSecret", client_secret)):
+            if version == "2.0" and not value and not self.problems.about(f"{prefix}.{name}"):
+                self.problems.add(f"{AUTH}.{name}", "is required when sign-in is enabled")
+        base = bitbucket.url or "https://bitbucket.invalid"
+        authorize_url = oauth.get("authorizeUrl") or (
+            DEFAULT_AUTHORIZE_URL if product == "cloud" else f"{base}/rest/oauth2/latest/authorize"
+        )
+        self.require_https(oauth.get("authorizeUrl"), f"{GIT}.oauth.authorizeUrl")
+        redirect_uri = oauth.get("redirectUri") or (
+            f"{relay.public_url.rstrip('/')}{SIGN_IN_CALLBACK}" if relay.public_url else None
+        )
+        if redirect_uri is None:
+            self.problems.add(
+                f"{GIT}.oauth.redirectUri",
+                f"is required when sign-in is enabled (or set {RELAY}.publicUrl)",
+            )
+        elif not redirect_uri.rstrip("/").endswith(SIGN_IN_CALLBACK):
+            self.problems.add(f"{GIT}.oauth.redirectUri", f"must end with {SIGN_IN_CALLBACK}")
+        if not team_sync.workspace_whitelist:
+            self.problems.add(
+                f"{AUTH}.teamSync.workspaceWhitelist",
+                "is required when sign-in is enabled: only members of these workspaces sign in",
+            )
+        default_scopes = ("account", "email") if product == "cloud" else ("PUBLIC_REPOS",)
+        return SignInSettings(
+            enabled=True,
+            product=product,
+            client_id=client_id,
+            client_secret=Secret(client_secret) if client_secret else None,
+            scopes=tuple(auth.get("scopes") or default_scopes),
+            connect_scopes=tuple(oauth.get("scopes") or ()),
+            version=version,
+            redirect_uri=redirect_uri,
+            authorize_url=authorize_url,
+            token_url=bitbucket.token_url,
+            api_url=bitbucket.api_url,
+            application_link=link,
+        )
+
+    def application_link(self, bitbucket: BitbucketSettings) -> ApplicationLink | None:
+        """`oauth.version: "1.0a"`: consumerKey and privateKey of a Server/DC application link;
+        https://developer.atlassian.com/server/jira/platform/oauth/ (the same provider)."""
+        if bitbucket.product != "server":
+            self.problems.add(f"{GIT}.oauth.version", '"1.0a" is for Server/DC application links')
+            return None
+        key = self.git.get("consumerKey")
+        private_key = self.secrets.from_section(self.git, "privateKey", GIT)
+        for name, value in (("consumerKey", key), ("privateKey", private_key)):
+            if not value and not self.problems.about(f"{GIT}.{name}"):
+                self.problems.add(f"{GIT}.{name}", 'is required with oauth.version "1.0a"')
+        if not key or not private_key:
+            return None
+        servlet = f"{bitbucket.url}/plugins/servlet/oauth"
+        return ApplicationLink(
+            consumer_key=key,
+            private_key=Secret(private_key),
+            request_token_url=f"{servlet}/request-token",
+            authorize_url=f"{servlet}/authorize",
+            access_token_url=f"{servlet}/access-token",
+        )
+
+    def identity(self, required: bool) -> IdentitySettings:
+        """`global.relay.identity`; the signing key may come later from the development files."""
+        values = _section(self.relay_values, "identity")
+        prefix = f"{RELAY}.identity"
+        key = self.secrets.from_section(values, "signingKey", prefix)
+        if required:
+            for name in ("redirectUrl", "audience"):
+                if not values.get(name):
+                    self.problems.add(f"{prefix}.{name}", "is required when sign-in is enabled")
+        return IdentitySettings(
+            redirect_url=values.get("redirectUrl"),
+            audience=values.get("audience"),
+            signing_key=Secret(key) if key else None,
+        )
+
     # --- global.relay -------------------------------------------------------------------
 
     def relay(self) -> RelaySettings:
@@ -537,7 +656,9 @@ class SettingsBuilder:
             unique(api_tokens), self.source("BBRELAY_API_TOKEN", f"{RELAY}.apiTokens")
         )
         keys = self.encryption_keys()
-        values = {k: v for k, v in values.items() if not k.startswith("encryptionKey")}
+        values = {
+            k: v for k, v in values.items() if not k.startswith("encryptionKey") and k != "identity"
+        }
         relay = RelaySettings(
             **given(
                 {

@@ -139,9 +139,10 @@ class ConsumerSchema(Section):
 
 
 class OAuthSchema(Section):
-    version = Text()  # Studio's OAuth 1.0a/2.0 switch; the relay always uses 2.0
-    scopes = TextList()  # Studio's login scopes; not used here
-    redirectUri = Text()  # Studio's own login callback; not used here
+    version = Choice(("2.0", "1.0a"))  # the sign-in flow; 1.0a: a DC application link
+    scopes = TextList()  # what Connect Bitbucket asks for (default: the sign-in scopes)
+    redirectUri = Url()  # the sign-in callback, ending /auth/bitbucket/callback
+    authorizeUrl = Url()
     tokenUrl = Url()
 
 
@@ -346,6 +347,11 @@ class GitBitbucketSchema(Section):
     webhookSecretSecret = SecretRefField()
     webhookSecrets = TextList(refs=True, secret=True)
     oauth = _nested(OAuthSchema)
+    consumerKey = Text()  # OAuth 1.0a application link (Server/DC); an identifier
+    consumerSecret = Text(secret=True)  # Studio's; RSA-SHA1 signs with privateKey instead
+    consumerSecretSecret = SecretRefField()
+    privateKey = Text(secret=True)  # PEM, for RSA-SHA1
+    privateKeySecret = SecretRefField()
     webhooks = _nested(WebhooksSchema)
     rate_limit = _nested(RateLimitSchema)
     timeout = _nested(TimeoutSchema)
@@ -404,6 +410,13 @@ class SpoolSchema(Section):
     max_bytes = Integer()
 
 
+class IdentitySchema(Section):
+    redirectUrl = Url()
+    audience = Text()
+    signingKey = Text(secret=True)  # an RSA private key, PEM
+    signingKeySecret = SecretRefField()
+
+
 class RelaySchema(Section):
     public_url = Url()
     api_tokens = TextList(refs=True, secret=True)
@@ -419,6 +432,7 @@ class RelaySchema(Section):
     encryptionKeySecret = SecretRefField()
     rotated_secret_lifetime = Duration()
     spool = _nested(SpoolSchema)
+    identity = _nested(IdentitySchema)
 
 
 # --- the structure around them (Studio's layout) -------------------------------------------

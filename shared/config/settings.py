@@ -12,6 +12,8 @@ Product = Literal["cloud", "server"]
 
 DEFAULT_CLOUD_API_URL = "https://api.bitbucket.org/2.0"
 DEFAULT_TOKEN_URL = "https://bitbucket.org/site/oauth2/access_token"  # noqa: S105 (a URL)
+DEFAULT_AUTHORIZE_URL = "https://bitbucket.org/site/oauth2/authorize"
+SIGN_IN_CALLBACK = "/auth/bitbucket/callback"
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,46 @@ class TeamsSettings:
 
 
 @dataclass(frozen=True)
+class ApplicationLink:
+    """A Server/DC application link with OAuth 1.0a (RSA-SHA1): the consumer key registered in
+    the incoming link, the private key whose public half it holds, and DC's three endpoints."""
+
+    consumer_key: str
+    private_key: Secret  # PEM
+    request_token_url: str
+    authorize_url: str
+    access_token_url: str
+
+
+@dataclass(frozen=True)
+class SignInSettings:
+    """`global.auth.bitbucket` with `global.git.bitbucket.oauth`: the authorization-code consumer
+    people sign in with (Cloud: a confidential client; Server/DC: with PKCE)."""
+
+    enabled: bool = False
+    product: Product = "cloud"
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    scopes: tuple[str, ...] = ()
+    connect_scopes: tuple[str, ...] = ()  # global.git.bitbucket.oauth.scopes: Connect Bitbucket
+    version: Literal["2.0", "1.0a"] = "2.0"
+    redirect_uri: str | None = None  # ends with SIGN_IN_CALLBACK
+    authorize_url: str = DEFAULT_AUTHORIZE_URL
+    token_url: str = DEFAULT_TOKEN_URL
+    api_url: str = DEFAULT_CLOUD_API_URL
+    application_link: ApplicationLink | None = None  # version 1.0a
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """`global.relay.identity`: where a signed-in person is handed to, with a signed JWT."""
+
+    redirect_url: str | None = None
+    audience: str | None = None
+    signing_key: Secret | None = None  # an RSA private key, PEM
+
+
+@dataclass(frozen=True)
 class RecoverySettings:
     """`global.relay.recovery`: the deadlines after which the sweep re-drives work."""
 
@@ -272,6 +314,8 @@ class Settings:
     bitbucket: BitbucketSettings = field(default_factory=BitbucketSettings)
     team_sync: TeamSyncSettings = field(default_factory=TeamSyncSettings)
     teams: TeamsSettings = field(default_factory=TeamsSettings)
+    sign_in: SignInSettings = field(default_factory=SignInSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
     monitoring: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()

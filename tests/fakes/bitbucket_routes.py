@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from shared.bitbucket.models import SERVER_LATEST_COMMIT
+from tests.fakes.bitbucket_oauth import user_document
 from tests.fakes.bitbucket_server import (
     Answer,
     FakeBitbucket,
@@ -137,7 +138,15 @@ def stop_pipeline(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answe
 # -- users, members, groups ---------------------------------------------------------------
 
 
+def _caller(fake: FakeBitbucket) -> str | None:
+    """The user whose own (authorization-code) token the request carries, if any."""
+    return getattr(fake.authorization.caller, "user", None)
+
+
 def current_user(fake: FakeBitbucket, *_: Any) -> Answer:
+    user = _caller(fake)
+    if user is not None:
+        return 200, user_document(fake, user), {}
     return (
         200,
         {"type": "user", "uuid": "{relay}", "nickname": "relay", "display_name": "Relay"},
@@ -146,7 +155,47 @@ def current_user(fake: FakeBitbucket, *_: Any) -> Answer:
 
 
 def whoami(fake: FakeBitbucket, *_: Any) -> Answer:
-    return 200, "relay", {}
+    return 200, _caller(fake) or "relay", {}
+
+
+def user_emails(fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any) -> Answer:
+    """Cloud `GET /2.0/user/emails` (the `email` scope)."""
+    email = fake.authorization.emails.get(_caller(fake) or "")
+    items = [{"type": "email", "email": email, "is_primary": True, "is_confirmed": True}]
+    return 200, cloud_page(fake, items if email else [], query, "/2.0/user/emails"), {}
+
+
+def user_workspace_permissions(
+    fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any
+) -> Answer:
+    """Cloud `GET /2.0/user/permissions/workspaces`: the caller's memberships."""
+    user = _caller(fake) or ""
+    items = [
+        _cloud_member(fake, ws, user, permission=True)
+        for ws, directory in sorted(fake.directories.items())
+        if user in directory.users
+    ]
+    return 200, cloud_page(fake, items, query, "/2.0/user/permissions/workspaces"), {}
+
+
+def server_user(fake: FakeBitbucket, params: dict[str, str], *_: Any) -> Answer:
+    """DC `GET /rest/api/latest/users/{slug}`."""
+    document = user_document(fake, params["slug"])
+    if document is None:
+        return not_found(fake.product, f"User {params['slug']} does not exist")
+    return 200, document, {}
+
+
+def server_user_groups(
+    fake: FakeBitbucket, _: dict[str, str], query: dict[str, str], __: Any
+) -> Answer:
+    """DC `GET /rest/api/latest/admin/users/more-members?context={slug}`: the user's groups."""
+    directory = fake.directory()
+    user = query.get("context", "")
+    groups = [
+        {"name": g} for g, group in sorted(directory.groups.items()) if user in group["members"]
+    ]
+    return 200, server_page(fake, groups, query), {}
 
 
 def _cloud_member(fake: FakeBitbucket, ws: str, user_id: str, permission: bool) -> dict[str, Any]:
@@ -451,6 +500,8 @@ _SERVER_REPO = "/rest/api/latest/projects/{project}/repos/{repo}"
 
 CLOUD: PatternRoutes = [
     ("GET", _p("/2.0/user"), current_user),
+    ("GET", _p("/2.0/user/emails"), user_emails),
+    ("GET", _p("/2.0/user/permissions/workspaces"), user_workspace_permissions),
     ("GET", _p(_CLOUD_REPO + "/commit/{sha}"), resolve_commit),
     ("POST", _p(_CLOUD_REPO + "/commit/{sha}/statuses/build"), post_status),
     ("GET", _p(_CLOUD_REPO + "/commit/{sha}/statuses"), list_statuses),
@@ -479,6 +530,8 @@ SERVER: PatternRoutes = [
     ("GET", _p("/rest/api/latest/build/capabilities"), capabilities),
     ("GET", _p("/rest/api/latest/groups"), server_groups),
     ("GET", _p("/rest/api/latest/users"), server_users),
+    ("GET", _p("/rest/api/latest/users/{slug}"), server_user),
+    ("GET", _p("/rest/api/latest/admin/users/more-members"), server_user_groups),
     ("GET", _p("/rest/webhooks/latest/capabilities"), webhook_capabilities),
     ("GET", _p("/rest/api/latest/projects/{project}/repos"), list_repositories),
     ("GET", _p(_SERVER_REPO + "/branches"), server_branches),

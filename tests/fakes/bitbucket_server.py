@@ -25,6 +25,14 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from shared.event_keys import SERVER_EVENT_KEYS
+from tests.fakes.bitbucket_oauth import (
+    CLOUD_AUTHORIZE,
+    SERVER_AUTHORIZE,
+    SERVER_TOKEN,
+    AuthorizationServer,
+)
+from tests.fakes.bitbucket_oauth1 import PREFIX as OAUTH1_PREFIX
+from tests.fakes.bitbucket_oauth1 import ApplicationLinks
 from tests.fakes.budget import RollingBudget
 from tests.fakes.faults import Fault, Faults
 from tests.fakes.pipeline_statuses import StatusWebhooks
@@ -139,6 +147,8 @@ class FakeBitbucket:
         self.projects: dict[str, dict[str, Any]] = {}  # repository full name -> its project
         self.pull_requests: dict[str, list[dict[str, Any]]] = {}  # repository -> Cloud PRs
         self.max_page = 100 if product == "cloud" else 1000
+        self.authorization = AuthorizationServer(self)
+        self.application_links = ApplicationLinks(self)
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -332,6 +342,8 @@ class FakeBitbucket:
         if authorization and authorization.lower().startswith("basic "):
             decoded = base64.b64decode(authorization[6:]).decode()
             client_id, _, secret = decoded.partition(":")
+        if form.get("grant_type") in ("authorization_code", "refresh_token"):
+            return self.authorization.token(client_id, secret, form)
         with self.lock:
             self.token_requests += 1
             if form.get("grant_type") != "client_credentials":
@@ -393,12 +405,27 @@ class _Handler(QuietHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         authorization = self.headers.get("Authorization")
-        if path == TOKEN_PATH and method == "POST":
-            form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+        form = {k: v[-1] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+        if path in (TOKEN_PATH, SERVER_TOKEN) and method == "POST":
             self._answer(*fake.issue_token(authorization, form))
             return
+        if path in (CLOUD_AUTHORIZE, SERVER_AUTHORIZE):
+            self._answer(*fake.authorization.authorize(method, query, form))
+            return
+        uri = f"{fake.base_url}{self.path}"
+        headers = dict(self.headers.items())
+        if path.startswith(OAUTH1_PREFIX):
+            params = query | form
+            self._answer(*fake.application_links.serve(method, path, uri, raw, headers, params))
+            return
         body = _json_or_text(raw)
-        consumer = fake.consumer_of(authorization)
+        if (authorization or "").lower().startswith("oauth "):
+            user = fake.application_links.caller(uri, method, raw, headers)
+            consumer = f"link:{user}" if user else None
+        else:
+            user = fake.authorization.user_of(authorization)
+            consumer = fake.consumer_of(authorization)
+        fake.authorization.caller.user = user
         page = _page_number(query, fake.product, fake.max_page)
         answer = self._respond(method, path, query, body, consumer, page)
         # Recorded before the answer is sent: a client that has its answer sees the record.
@@ -444,7 +471,7 @@ class _Handler(QuietHandler):
         data = b"" if answer is None else _encode(answer)
         self.send_response(status)
         kind = "text/plain" if isinstance(answer, str) else "application/json"
-        self.send_header("Content-Type", kind)
+        self.send_header("Content-Type", headers.pop("Content-Type", kind))
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)

@@ -84,9 +84,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def receiver(env: Mapping[str, str], tmp: Path, workers: int = 2) -> Iterator[str]:
-    """The receiver under gunicorn on a free port; yields its base URL once /healthz answers."""
-    port = free_port()
+def receiver(
+    env: Mapping[str, str], tmp: Path, workers: int = 2, port: int | None = None
+) -> Iterator[str]:
+    """The receiver under gunicorn on `port` (else a free one); yields its base URL once /healthz
+    answers."""
+    port = port or free_port()
     argv = [
         str(BIN / "gunicorn"),
         "-c",

@@ -115,8 +115,13 @@ def test_our_example_loads_with_every_section() -> None:
     assert settings.relay.public_url == "https://relay.example.com"
     assert settings.relay.api_tokens == (Secret("an-api-token-for-studio"),)
     assert settings.relay.dedupe_window == 86400.0
-    assert len(settings.warnings) == 3  # the placeholders, refused in production
-    assert all("(refused in production)" in warning for warning in settings.warnings)
+    placeholders = [w for w in settings.warnings if "(refused in production)" in w]
+    assert len(placeholders) == 3
+    assert [w for w in settings.warnings if w not in placeholders] == [
+        "global.auth.bitbucket.enabled: sign-in stays off until global.relay.identity "
+        "(redirectUrl, audience) names the platform page that receives the signed identity"
+    ]
+    assert not settings.sign_in.enabled
 
 
 # --- where the file comes from, defaults ----------------------------------------------------
@@ -916,3 +921,88 @@ def test_the_spool_lives_in_var_dir_unless_given_a_dir_of_its_own(tmp_path: Path
     assert (default.relay.spool_dir, default.relay.spool.max_bytes) == ("/srv/relay/spool", 1 << 29)
     own = load(tmp_path, "global: {relay: {spool: {dir: /mnt/spool, maxBytes: 1048576}}}\n")
     assert (own.relay.spool_dir, own.relay.spool.max_bytes) == ("/mnt/spool", 1048576)
+
+
+# --- sign in with Bitbucket --------------------------------------------------------------
+
+SIGN_IN = """
+global:
+  git:
+    bitbucket:
+      clientId: git-client
+      clientSecret: git-secret
+  auth:
+    bitbucket:
+      enabled: true
+      teamSync: {workspaceWhitelist: [acme]}
+  relay:
+    environment: development
+    publicUrl: https://relay.example.com
+    varDir: VAR
+    identity: {redirectUrl: "https://platform.example.com/done", audience: platform}
+"""
+
+
+def test_sign_in_falls_back_to_the_git_consumer_and_generates_a_private_signing_key(
+    tmp_path: Path,
+) -> None:
+    var = tmp_path / "var"
+    settings = load_settings(write(tmp_path, SIGN_IN.replace("VAR", str(var))), environ=KEYED)
+    sign_in = settings.sign_in
+    assert (sign_in.enabled, sign_in.client_id) == (True, "git-client")
+    assert sign_in.client_secret == Secret("git-secret")
+    assert sign_in.redirect_uri == "https://relay.example.com/auth/bitbucket/callback"
+    assert sign_in.authorize_url == "https://bitbucket.org/site/oauth2/authorize"
+    assert sign_in.scopes == ("account", "email")
+    key_file = var / "identity-signing-key"
+    assert settings.identity.signing_key == Secret(key_file.read_text().strip())
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "BEGIN PRIVATE KEY" in key_file.read_text()
+
+
+def test_sign_in_names_each_missing_key(tmp_path: Path) -> None:
+    text = """
+global:
+  git: {bitbucket: {type: server, url: "https://bb.example.com",
+                    oauth: {redirectUri: "https://relay.example.com/login"}}}
+  auth: {bitbucket: {enabled: true}}
+  relay: {identity: {redirectUrl: "https://platform.example.com/done"}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), environ=KEYED)
+    problems = "\n".join(caught.value.problems)
+    for expected in (
+        "global.auth.bitbucket.clientId: is required when sign-in is enabled",
+        "global.auth.bitbucket.clientSecret: is required when sign-in is enabled",
+        "global.git.bitbucket.oauth.redirectUri: must end with /auth/bitbucket/callback",
+        "global.auth.bitbucket.teamSync.workspaceWhitelist: is required",
+        "global.relay.identity.audience: is required when sign-in is enabled",
+    ):
+        assert expected in problems
+
+
+def test_oauth_1a_needs_a_server_application_link_with_its_keys(tmp_path: Path) -> None:
+    cloud = SIGN_IN.replace("VAR", str(tmp_path)).replace(
+        "      clientSecret: git-secret\n",
+        '      clientSecret: git-secret\n      oauth: {version: "1.0a"}\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, cloud), environ=KEYED)
+    assert caught.value.problems == [
+        'global.git.bitbucket.oauth.version: "1.0a" is for Server/DC application links'
+    ]
+    server = """
+global:
+  git: {bitbucket: {type: server, url: "https://bb.example.com", token: t,
+                    oauth: {version: "1.0a"}}}
+  auth: {bitbucket: {enabled: true, teamSync: {workspaceWhitelist: [dc]}}}
+  relay:
+    publicUrl: https://relay.example.com
+    identity: {redirectUrl: "https://platform.example.com/done", audience: p, signingKey: k}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, server), environ=KEYED)
+    assert caught.value.problems == [
+        'global.git.bitbucket.consumerKey: is required with oauth.version "1.0a"',
+        'global.git.bitbucket.privateKey: is required with oauth.version "1.0a"',
+    ]
