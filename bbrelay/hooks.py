@@ -139,13 +139,19 @@ def survey(client: BitbucketClient, settings: Settings) -> list[HookState]:
                 state.needs.append(f"active {hook.active} -> {settings.bitbucket.webhooks.active}")
             if not hook.secret_set:
                 state.needs.append("a secret")
-            verify = not settings.bitbucket.webhooks.skip_cert_verification
-            if settings.bitbucket.product == "server" and hook.ssl_verification_required != verify:
-                state.needs.append(
-                    f"sslVerificationRequired {hook.ssl_verification_required} -> {verify}"
-                )
+            skip = settings.bitbucket.webhooks.skip_cert_verification
+            if hook.ssl_verification_required == skip:
+                state.needs.append(_cert_change(settings, skip))
         states.append(state)
     return states
+
+
+def _cert_change(settings: Settings, skip: bool) -> str:
+    """The certificate check change in the product's own field: Cloud's
+    `skip_cert_verification`, DC's `sslVerificationRequired` (its opposite)."""
+    if settings.bitbucket.product == "server":
+        return f"sslVerificationRequired {skip} -> {not skip}"
+    return f"skip_cert_verification {not skip} -> {skip}"
 
 
 def spec(settings: Settings, secret: str) -> WebhookSpec:

@@ -1,7 +1,10 @@
 """The OAuth scopes a Cloud consumer needs for the configured events and features (pure).
 
 Creating a hook needs `webhook` plus the scope of each subscribed event; `GET /2.0/user` needs
-`account`. https://developer.atlassian.com/cloud/bitbucket/rest/intro/#scopes and
+`account`; starting a Pipelines run (`POST /repositories/{workspace}/{repo_slug}/pipelines`)
+needs `pipeline:write` ("Access and rerun your repositories' build pipelines"), which a plain
+`pipeline` grant does not cover.
+https://developer.atlassian.com/cloud/bitbucket/rest/intro/#scopes and
 https://developer.atlassian.com/cloud/bitbucket/rest/api-group-webhooks/#api-repositories-workspace-repo-slug-hooks-post
 """
 
@@ -40,7 +43,9 @@ def needed_scopes(settings: Settings) -> dict[str, str]:
         needed.setdefault(scope, why)
     if bitbucket.jobs and bitbucket.build_status.enabled:
         needed.setdefault("repository", "build statuses")
-    if any(rule.runner == "pipeline" for rule in bitbucket.jobs) or bitbucket.pipelines.enabled:
+    if any(rule.runner == "pipeline" for rule in bitbucket.jobs):
+        needed["pipeline:write"] = "starting Pipelines runs (POST …/pipelines)"
+    elif bitbucket.pipelines.enabled:
         needed.setdefault("pipeline", "Pipelines runs")
     if settings.team_sync.enabled:
         needed.setdefault("account", "team sync")

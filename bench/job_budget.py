@@ -25,14 +25,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared.config.settings import PipelinesSettings
 from tests.fakes.bitbucket_server import FakeBitbucket
 from tests.fakes.pipeline_statuses import StatusWebhooks
 from tests.integration.relay import WEBHOOK_SECRET, Relay, bitbucket_values, push_of, relay
+from workers.job_flow import next_look
 
 RULE = {"name": "build", "on": ["push"], "context": "ci", "runner": "pipeline"}
 POLL = 15.0  # pipelines.pollInterval, the old design's only way to see a run end
 FALLBACK = 600.0  # pipelines.fallbackPoll
 MAX_POLL = 3600.0  # pipelines.maxPollInterval
+MAX_FOLLOW = 86400.0  # pipelines.maxFollow
 HOURLY = 1000
 
 
@@ -41,25 +44,42 @@ def polling_calls(duration: float) -> int:
     return 1 + math.ceil(duration / POLL) + 2
 
 
-def fallback_looks(duration: float) -> list[float]:
-    """Now: when the fallback reads a run of `duration` seconds (10m, then 15 s doubling to the
-    cap), up to the first read that finds it ended."""
-    looks, wait = [FALLBACK], None
-    while looks[-1] < duration:
-        wait = POLL if wait is None else min(MAX_POLL, 2 * wait)
-        looks.append(looks[-1] + wait)
-    return looks
+SETTINGS = PipelinesSettings(
+    fallback_poll=FALLBACK, poll_interval=POLL, max_poll_interval=MAX_POLL, max_follow=MAX_FOLLOW
+)
+
+
+def fallback_reads(duration: float, *, inprogress_heard: bool, end_heard: bool) -> int:
+    """How many times the fallback reads a run of `duration` seconds, by the relay's own
+    `next_look`: a read at each look while the job is not final. When the final webhook
+    comes the job is final at `duration`, so only the looks before it read; when it does not,
+    the looks read up to the first one that finds the run ended (or the maxFollow one)."""
+    look, wait, reads = FALLBACK, None, 0
+    while look <= MAX_FOLLOW:
+        if end_heard and look >= duration:
+            return reads
+        reads += 1
+        if look >= duration:
+            return reads
+        wait = next_look(wait, look, SETTINGS, statuses_arrive=inprogress_heard)
+        look += wait
+    return reads
 
 
 def webhook_calls(duration: float) -> int:
     """Now, status webhooks delivered: trigger, INPROGRESS, final, and the fallback reads made
-    while the run still ran (none for a run shorter than fallbackPoll)."""
-    return 3 + sum(look < duration for look in fallback_looks(duration))
+    while the run still ran."""
+    return 3 + fallback_reads(duration, inprogress_heard=True, end_heard=True)
+
+
+def final_lost_calls(duration: float) -> int:
+    """Now, the run's INPROGRESS webhook came but its final one was lost."""
+    return 3 + fallback_reads(duration, inprogress_heard=True, end_heard=False)
 
 
 def no_webhook_calls(duration: float) -> int:
     """Now, no status webhook ever: trigger, INPROGRESS, final, and every fallback read."""
-    return 3 + len(fallback_looks(duration))
+    return 3 + fallback_reads(duration, inprogress_heard=False, end_heard=False)
 
 
 def measure(redis_url: str, jobs: int, durations: list[float], tmp: Path) -> dict[float, list[int]]:
@@ -134,16 +154,17 @@ def main() -> None:
     for duration, calls in measured.items():
         print(f"          {duration:>6.0f} s     {statistics.fmean(calls):.2f} / {max(calls)}")
     print(
-        "\ncomputed per job (pollInterval 15s, fallbackPoll 10m, maxPollInterval 1h); jobs per"
-        " hour at 1,000 calls/h in brackets"
+        "\ncomputed per job from the relay's own next_look (pollInterval 15s, fallbackPoll 10m,"
+        " maxPollInterval 1h, maxFollow 24h); jobs per hour at 1,000 calls/h in brackets"
     )
-    print("run length   before (polling)   now, webhooks come   now, no webhook ever")
+    print("run length   before (polling)   webhooks come   final webhook lost   no webhook ever")
+    columns = (polling_calls, webhook_calls, final_lost_calls, no_webhook_calls)
     for minutes in (1, 10, 60):
-        duration = 60.0 * minutes
-        before, now, lost = (f(duration) for f in (polling_calls, webhook_calls, no_webhook_calls))
+        before, now, final_lost, none = (f(60.0 * minutes) for f in columns)
         print(
             f"{minutes:>4d} min   {before:>5d} ({HOURLY // before:>3d}/h)"
-            f"   {now:>10d} ({HOURLY // now}/h)   {lost:>9d} ({HOURLY // lost}/h)"
+            f"   {now:>7d} ({HOURLY // now}/h)   {final_lost:>9d} ({HOURLY // final_lost}/h)"
+            f"   {none:>9d} ({HOURLY // none}/h)"
         )
 
 

@@ -22,6 +22,7 @@ from shared.jobs.model import Job, JobRequest, with_commit
 from shared.jobs.planning import STATUS_EVENT_KEYS, plan_jobs
 from shared.jobs.planning import job_id as job_id_for
 from shared.jobs.statuses import build_status
+from shared.jobs.store import job_key
 from shared.task_names import FOLLOW_PIPELINE, JOB_TIMEOUT
 from workers.runners import http as http_runner
 from workers.runners import pipeline as pipeline_runner
@@ -153,9 +154,8 @@ def follow_pipeline(
 ) -> None:
     """Look at the job's pipeline once; record a change; look again later unless it ended.
 
-    This is the fallback for status webhooks that do not come: the looks back off from
-    `pipelines.pollInterval`, and a run followed for `pipelines.maxFollow` is given up (the
-    job is STOPPED and says why).
+    This is the fallback for status webhooks that do not come (see `next_look`), and a run
+    followed for `pipelines.maxFollow` is given up (the job is STOPPED and says why).
     """
     job = services.jobs.get(job_id)
     if job is None or job.is_final or not job.external_id:
@@ -177,9 +177,23 @@ def follow_pipeline(
         if followed >= settings.max_follow:
             _give_up(services, job_id, pipeline, followed)
         else:
-            interval = next_poll(wait, settings)
+            interval = next_look(wait, followed, settings, statuses_arrive=job.statuses_arrive)
             schedule(FOLLOW_PIPELINE, [job_id, interval], interval)
     sync_status(services, job_id)
+
+
+def next_look(
+    wait: float | None, followed: float, settings: PipelinesSettings, *, statuses_arrive: bool
+) -> float:
+    """When to look at a still running run again.
+
+    Once Pipelines' own status webhook for the run has arrived, webhooks flow for it and its
+    end will be heard: no look until `maxFollow`, when one last read finds it ended or gives
+    it up. A run no webhook was heard for keeps the polling schedule (`next_poll`).
+    """
+    if statuses_arrive:
+        return max(0.0, settings.max_follow - followed)
+    return next_poll(wait, settings)
 
 
 def next_poll(wait: float | None, settings: PipelinesSettings) -> float:
@@ -200,17 +214,22 @@ def finish_from_status(services: Services, event: Event) -> list[str]:
     fires `repo:commit_status_*`; matching the commit and the run's build number finishes the
     job without polling. https://support.atlassian.com/bitbucket-cloud/docs/event-payloads/
     """
-    state = PIPELINES_FINAL_STATES.get(event.status_state or "")
-    if event.event_key not in STATUS_EVENT_KEYS or state is None or event.status_build is None:
+    if event.event_key not in STATUS_EVENT_KEYS or event.status_build is None:
         return []
     if event.repository is None or event.commit is None:
         return []
+    state = PIPELINES_FINAL_STATES.get(event.status_state or "")
     finished = []
     for rule in services.settings.bitbucket.jobs:
         if rule.runner != "pipeline":
             continue
         job = services.jobs.get(job_id_for(rule.name, event.repository, event.commit))
-        if job is None or job.is_final or job.build_number != event.status_build:
+        if job is None or job.is_final or job.build_number not in (None, event.status_build):
+            continue
+        if state is None:  # the run's INPROGRESS: its webhooks flow, the fallback can wait
+            services.jobs.note_run_status(job.job_id, event.status_build)
+            continue
+        if job.build_number != event.status_build:
             continue
         description = f"pipeline #{event.status_build} {state.lower()}"
         if services.jobs.advance(job.job_id, state, description=description):
@@ -245,17 +264,51 @@ def check_timeout(services: Services, job_id: str, deadline: float, schedule: Sc
 
 
 def sync_status(services: Services, job_id: str, *, rounds: int = 4) -> None:
-    """Post the job's latest state to its commit until what was posted is what it is."""
+    """Post the job's latest state to its commit until what was posted is what it is.
+
+    One poster per job at a time (a Redis lock taken with SET NX, given back when the post
+    ends or fails): a caller that finds it held leaves the post to its holder, which looks
+    at the job again after giving it back, so each state is posted once and never after a
+    later one."""
     if not services.settings.bitbucket.build_status.enabled:
         return
     for _ in range(rounds):
-        job = services.jobs.get(job_id)
-        if job is None or job.state in ("PENDING", "STARTING") or job.status_posted == job.state:
+        if not _unposted(services.jobs.get(job_id)):
             return
-        request = ensure_full_commit(services, job)
-        if request.commit is None or refused(services, job, "build status"):
+        lock = services.redis.lock(post_lock_key(job_id), timeout=POST_LOCK_TIMEOUT, blocking=False)
+        if not lock.acquire():
+            log.info("job.status_post_held", job_id=job_id)
             return
-        status = build_status(job, services.settings, services.capabilities())
-        services.bitbucket.post_build_status(request.commit_repository, request.commit, status)
-        services.jobs.mark_posted(job_id, job.state)
-        log.info("job.status_posted", job_id=job_id, state=status.state, key=status.key)
+        try:
+            if not _post_latest(services, job_id):
+                return
+        finally:
+            lock.release()
+
+
+POST_LOCK_TIMEOUT = 120.0  # a poster that died gives the post back after this
+
+
+def post_lock_key(job_id: str) -> str:
+    return f"{job_key(job_id)}:posting"
+
+
+def _unposted(job: Job | None) -> bool:
+    return not (
+        job is None or job.state in ("PENDING", "STARTING") or job.status_posted == job.state
+    )
+
+
+def _post_latest(services: Services, job_id: str) -> bool:
+    """Post the job's state unless it is posted already; False when there is nothing to do."""
+    job = services.jobs.get(job_id)
+    if job is None or not _unposted(job):
+        return False
+    request = ensure_full_commit(services, job)
+    if request.commit is None or refused(services, job, "build status"):
+        return False
+    status = build_status(job, services.settings, services.capabilities())
+    services.bitbucket.post_build_status(request.commit_repository, request.commit, status)
+    services.jobs.mark_posted(job_id, job.state)
+    log.info("job.status_posted", job_id=job_id, state=status.state, key=status.key)
+    return True

@@ -176,6 +176,7 @@ class Webhook:
             active=bool(data.get("active", False)),
             secret_set=bool(data.get("secret_set", False)),
             description=str(data.get("description") or ""),
+            ssl_verification_required=data.get("skip_cert_verification") is not True,
             raw=data,
         )
 
@@ -212,6 +213,7 @@ class WebhookSpec:
             "active": self.active,
             "events": list(self.events),
             "secret": self.secret,
+            "skip_cert_verification": not self.ssl_verification_required,
         }
 
     def server_body(self) -> dict[str, Any]:

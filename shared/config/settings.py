@@ -62,7 +62,7 @@ class WebhookSettings:
     events: tuple[str, ...] = ()
     active: bool = True
     scope: Literal["repository", "workspace", "project"] = "repository"
-    skip_cert_verification: bool = False  # DC hooks: sslVerificationRequired is its opposite
+    skip_cert_verification: bool = False  # Cloud sends it as is; DC as sslVerificationRequired
 
 
 @dataclass(frozen=True)

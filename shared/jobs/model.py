@@ -64,6 +64,12 @@ class Job:
     dead: str | None = None  # why a task of this job gave up (a dead letter)
     timeout_at: float = 0.0  # when an http-runner job is STOPPED without a report
     build_number: int | None = None  # the Pipelines run's number, matched by status webhooks
+    run_status_seen: int | None = None  # the run whose own INPROGRESS status webhook arrived
+
+    @property
+    def statuses_arrive(self) -> bool:
+        """Pipelines' status webhooks are heard for this job's run (its INPROGRESS came)."""
+        return self.build_number is not None and self.run_status_seen == self.build_number
 
     @property
     def job_id(self) -> str:

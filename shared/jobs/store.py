@@ -100,6 +100,10 @@ class JobStore:
         """Say something about the job without changing its state (a write not sent)."""
         self.redis.hset(job_key(job_id), "description", description)
 
+    def note_run_status(self, job_id: str, build_number: int) -> None:
+        """Pipelines' own status webhook for run `build_number` arrived for this job."""
+        self.redis.hset(job_key(job_id), "run_status_seen", str(build_number))
+
     def mark_posted(self, job_id: str, state: str) -> None:
         self.redis.hset(job_key(job_id), "status_posted", state)
 
@@ -184,4 +188,5 @@ def job_from_values(values: dict[str, Any], request: JobRequest) -> Job:
         dead=values.get("dead") or None,
         timeout_at=float(values.get("timeout_at", 0)),
         build_number=int(values["build_number"]) if values.get("build_number") else None,
+        run_status_seen=int(values["run_status_seen"]) if values.get("run_status_seen") else None,
     )

@@ -449,6 +449,7 @@ def _public_hook(fake: FakeBitbucket, hook: dict[str, Any]) -> dict[str, Any]:
     if fake.product == "cloud":
         public["secret_set"] = bool(hook.get("secret"))
         public["type"] = "webhook_subscription"
+        public.setdefault("skip_cert_verification", False)
     else:
         configuration = dict(hook.get("configuration") or {})
         if "secret" in configuration:
