@@ -18,8 +18,9 @@ import yaml
 from bench.reliability.redis_server import RestartableRedis
 from bench.reliability.supervised import Supervised, Supervisor
 from tests.fakes.bitbucket_server import FakeBitbucket
+from tests.fakes.pipeline_statuses import StatusWebhooks
 from tests.integration.processes import BIN, ROOT, free_port, service_env, wait_until
-from tests.integration.relay import API_TOKEN, bitbucket_values
+from tests.integration.relay import API_TOKEN, WEBHOOK_SECRET, bitbucket_values
 
 PROCFILE = ROOT / "Procfile"
 PIPELINE_BRANCH = "chaos/pipeline"
@@ -29,6 +30,9 @@ WORKER_CONCURRENCY = 2
 WEB_CONCURRENCY = 2
 POLL_INTERVAL = "1s"
 GETS_TO_FINISH = 3
+# Pipelines posts its own build status when a run starts and ends, which Bitbucket sends to the
+# relay as a signed commit-status webhook; a run here ends by itself after this long.
+RUN_SECONDS = 3.0
 STARTUP_TIMEOUT = 60.0
 
 
@@ -47,7 +51,8 @@ class RelayStack:
 
 
 def values(fake: FakeBitbucket) -> dict[str, object]:
-    """values.yaml: the fake as Bitbucket Cloud, one pipeline rule, a quick poll."""
+    """values.yaml: the fake as Bitbucket Cloud, one pipeline rule; default recovery and
+    fallback-poll settings (jobs end on Pipelines' status webhooks)."""
     rule = {
         "name": RULE_NAME,
         "on": ["push"],
@@ -99,6 +104,8 @@ def relay_stack(tmp: Path) -> Iterator[RelayStack]:
         for process in supervisor.processes:
             process.start()
         url = f"http://127.0.0.1:{port}"
+        fake.pipeline_duration = RUN_SECONDS
+        fake.status_webhooks = StatusWebhooks(f"{url}/api/webhooks/bitbucket", WEBHOOK_SECRET)
         wait_until(lambda: _healthy(url), timeout=STARTUP_TIMEOUT, log=web.log)
         for worker in workers:
             wait_until(lambda w=worker: b"ready" in w.log.read_bytes(), timeout=STARTUP_TIMEOUT)
