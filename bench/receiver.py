@@ -57,6 +57,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from flask import Flask
 
+from shared.redis import redacted_url
 from shared.sealing import new_encryption_key
 from shared.task_names import QUEUE
 
@@ -515,7 +516,7 @@ def run_all(
         f"server: gunicorn -c python:receiver.gunicorn_conf, {workers} gthread workers per app, "
         f"{cores} cores, BBRELAY_ENV=production, JSON logs, Prometheus multiprocess"
     )
-    print(f"redis:  {args.redis_url} (flushed before each run and at the end)")
+    print(f"redis:  {redacted_url(args.redis_url)} (flushed before each run and at the end)")
     print(
         f"load:   {tool}, {args.duration:g} s per app, {args.rounds} rounds of hello, floor, "
         "full in turn\n        (the three servers run side by side, idle but for the one "

@@ -36,8 +36,11 @@ loglevel = "warning"
 
 
 def post_worker_init(worker: Any) -> None:
-    """Each worker drains the shared spool from a thread of its own (one at a time, by lock)."""
-    worker.wsgi.extensions["bbrelay.drainer"].start()
+    """Each worker drains the shared spool from a thread of its own (one at a time, by lock);
+    other apps served with this configuration (the benches' floors) have no spool."""
+    drainer = getattr(worker.wsgi, "extensions", {}).get("bbrelay.drainer")
+    if drainer is not None:
+        drainer.start()
 
 
 def child_exit(server: Any, worker: Any) -> None:
