@@ -9,6 +9,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,12 +29,14 @@ pytestmark = pytest.mark.integration
 
 SECRET = "spool-outage-webhook-secret-0123456789"
 BODY = fixture_bytes("cloud/repo-push-signed.json")
-OUTAGE = 10.0  # seconds of pushes while Redis is stopped
-RATE = 20.0  # pushes a second at most: each waits for its answer (an fsync) before the next
+OUTAGE = 60.0  # seconds of pushes while Redis is stopped
+RATE = 20.0  # pushes a second, sent on schedule by several senders (each answer waits an fsync)
+SENDERS = 8
 DEADLINE = 120.0
 HANDLED = '"event": "event.handled"'
 
 
+@pytest.mark.timeout(360)  # a minute of outage, then the drain: longer than the default 120 s
 def test_pushes_during_a_redis_outage_are_spooled_then_processed_once_despite_a_killed_drainer(
     tmp_path: Path,
 ) -> None:
@@ -90,12 +93,14 @@ def push(url: str, expected: str) -> str:
 
 
 def pushes_for(url: str, seconds: float) -> list[str]:
-    """Pushes at up to RATE a second for `seconds`, each expected to be spooled; /readyz agrees."""
-    sent: list[str] = []
+    """Pushes at RATE a second for `seconds`, each expected to be spooled; /readyz agrees."""
     start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        sent.append(push(url, "spooled"))
-        time.sleep(max(0.0, start + len(sent) / RATE - time.monotonic()))
+    with ThreadPoolExecutor(SENDERS) as senders:
+        futures = []
+        for n in range(int(seconds * RATE)):
+            time.sleep(max(0.0, start + n / RATE - time.monotonic()))
+            futures.append(senders.submit(push, url, "spooled"))
+        sent = [future.result() for future in futures]
     ready = httpx.get(f"{url}/readyz", timeout=10)
     assert (ready.status_code, ready.json()["status"]) == (200, "degraded")
     assert ready.json()["spool"]["depth"] == len(sent)
