@@ -110,9 +110,10 @@ class Spool:
 
     def has_pending(self) -> bool:
         try:
-            return os.stat(self.data).st_size > self.committed()
+            size = os.stat(self.data).st_size
         except OSError:  # no spool file yet, or no usable directory
             return False
+        return size > 0 and size > self.committed()  # an empty file needs no offset read
 
     def pending(self) -> Iterator[tuple[int, SpooledDelivery | None]]:
         """(offset after it, record) in arrival order; None for bytes skipped as torn."""
