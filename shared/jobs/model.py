@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -96,8 +95,8 @@ class Job:
         }
 
 
-def request_from_json(text: str | bytes) -> JobRequest:
-    data = json.loads(text)
+def request_from_dict(data: dict[str, Any]) -> JobRequest:
+    """A stored request; keys this version does not know are left out."""
     known = {f.name for f in fields(JobRequest)}
     return JobRequest(**{k: v for k, v in data.items() if k in known})
 

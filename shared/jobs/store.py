@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from shared.jobs.model import STATE_RANK, Job, JobRequest, request_from_json
+from shared.jobs.model import STATE_RANK, Job, JobRequest, request_from_dict
 from shared.lua import script
 from shared.sealing import Sealer
 
@@ -170,7 +170,7 @@ class JobStore:
         data = json.loads(values["request"])
         if isinstance(data.get("variables"), str):
             data["variables"] = json.loads(self.sealer.unseal(data["variables"]))
-        return job_from_values(values, request_from_json(json.dumps(data)))
+        return job_from_values(values, request_from_dict(data))
 
 
 def job_from_values(values: dict[str, Any], request: JobRequest) -> Job:
