@@ -14,7 +14,7 @@ import structlog
 from prometheus_client import Counter as PrometheusCounter
 
 from shared.bitbucket.errors import RetryableError
-from shared.followups import member_for
+from shared.followups import member_for, retry_member
 from shared.jobs.model import Job
 from shared.permissions import refusal
 from shared.recovery import Decision, delivery_decision, job_decision, watched_task
@@ -53,7 +53,7 @@ def _sweep_delivery(services: Services, delivery_id: str, now: float) -> str:
     store = services.deliveries
     record = store.get(delivery_id)
     task_id = str(record.get("task_id", "")) if record else ""
-    retry_due = services.follow_ups.due_at(f"retry|{task_id}") if task_id else None
+    retry_due = services.follow_ups.due_at(retry_member(task_id)) if task_id else None
     decision = delivery_decision(record, now, retry_due, services.settings.relay.recovery)
     if decision.action == "forget":
         store.forget_deadline(delivery_id)
