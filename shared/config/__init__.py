@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import yaml
 from shared.config.build import RELAY, SettingsBuilder
 from shared.config.durations import parse_duration
 from shared.config.schema import Problems, validate_values
-from shared.config.secrets import read_or_create_dev_secret
+from shared.config.secrets import new_secret, read_or_create_dev_secret
 from shared.config.settings import Settings
 from shared.identity import new_signing_key
 from shared.sealing import HOW_TO_MAKE_A_KEY, new_encryption_key
@@ -134,20 +134,28 @@ def _read_values(source: str) -> dict[str, Any]:
     return data
 
 
+def _dev_secret(
+    settings: Settings, problems: Problems, name: str, what: str, make: Callable[[], str]
+) -> Secret | None:
+    """`<varDir>/<name>`, made once by `make`; None (and a problem) when varDir cannot keep it."""
+    try:
+        return Secret(read_or_create_dev_secret(Path(settings.relay.var_dir) / name, make))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        problems.add(f"{RELAY}.varDir", f"cannot keep a development {what} there: {reason}")
+        return None
+
+
 def _with_dev_secret(settings: Settings, problems: Problems) -> Settings:
     """In development with no webhook secret, use `<varDir>/webhook-secret` (made once)."""
     if settings.bitbucket.webhook_secrets or settings.relay.environment != "development":
         return settings
-    var_dir = Path(settings.relay.var_dir)
-    try:
-        value = read_or_create_dev_secret(var_dir / DEV_SECRET_NAME)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        problems.add(f"{RELAY}.varDir", f"cannot keep a development webhook secret there: {reason}")
+    secret = _dev_secret(settings, problems, DEV_SECRET_NAME, "webhook secret", new_secret)
+    if secret is None:
         return settings
     return dataclasses.replace(
         settings,
-        bitbucket=dataclasses.replace(settings.bitbucket, webhook_secrets=(Secret(value),)),
+        bitbucket=dataclasses.replace(settings.bitbucket, webhook_secrets=(secret,)),
         relay=dataclasses.replace(settings.relay, generated_webhook_secret=True),
     )
 
@@ -165,13 +173,12 @@ def _with_encryption_key(settings: Settings, problems: Problems) -> Settings:
             f"encryptionKeySecret): it seals the secrets kept in Redis; {HOW_TO_MAKE_A_KEY}",
         )
         return settings
-    file = Path(settings.relay.var_dir) / DEV_ENCRYPTION_KEY_NAME
-    try:
-        value = read_or_create_dev_secret(file, new_encryption_key)
-    except OSError as exc:
-        problems.add(f"{RELAY}.varDir", f"cannot keep a development encryption key there: {exc}")
+    secret = _dev_secret(
+        settings, problems, DEV_ENCRYPTION_KEY_NAME, "encryption key", new_encryption_key
+    )
+    if secret is None:
         return settings
-    relay = dataclasses.replace(settings.relay, encryption_keys=(Secret(value),))
+    relay = dataclasses.replace(settings.relay, encryption_keys=(secret,))
     return dataclasses.replace(settings, relay=relay)
 
 
@@ -184,11 +191,8 @@ def _with_signing_key(settings: Settings, problems: Problems) -> Settings:
     if settings.relay.environment != "development":
         problems.add(key, "is required when sign-in is enabled (an RSA private key, PEM)")
         return settings
-    file = Path(settings.relay.var_dir) / DEV_SIGNING_KEY_NAME
-    try:
-        value = read_or_create_dev_secret(file, new_signing_key)
-    except OSError as exc:
-        problems.add(f"{RELAY}.varDir", f"cannot keep a development signing key there: {exc}")
+    secret = _dev_secret(settings, problems, DEV_SIGNING_KEY_NAME, "signing key", new_signing_key)
+    if secret is None:
         return settings
-    identity = dataclasses.replace(settings.identity, signing_key=Secret(value))
+    identity = dataclasses.replace(settings.identity, signing_key=secret)
     return dataclasses.replace(settings, identity=identity)

@@ -89,11 +89,12 @@ class SecretSource:
         return value or None
 
 
-def _new_secret() -> str:
+def new_secret() -> str:
+    """A fresh random webhook secret for development."""
     return secrets.token_urlsafe(32)
 
 
-def read_or_create_dev_secret(file: Path, make: Callable[[], str] = _new_secret) -> str:
+def read_or_create_dev_secret(file: Path, make: Callable[[], str]) -> str:
     """The secret in `file`, created by `make` (mode 0600, its directory 0700) if absent; safe
     when processes start together. Raises OSError when it cannot be read or written."""
     if not file.exists():
