@@ -217,11 +217,5 @@ def _refused(settings: Settings, target: str) -> Refusal | None:
     """`permissions`' refusal of a hook change on `target`, logged; None when allowed."""
     found = refusal(settings.bitbucket.permissions, target, "webhook")
     if found is not None:
-        log.warning(
-            "permissions.write_refused",
-            repository=found.repository,
-            write=found.write,
-            permission=found.permission,
-            level=found.level,
-        )
+        log.warning("permissions.write_refused", **found.log_fields)
     return found

@@ -35,6 +35,16 @@ class Refusal:
     permission: Permission
     level: str
 
+    @property
+    def log_fields(self) -> dict[str, str]:
+        """What the `permissions.write_refused` log line says about it."""
+        return {
+            "repository": self.repository,
+            "write": self.write,
+            "permission": self.permission,
+            "level": self.level,
+        }
+
     def __str__(self) -> str:
         return (
             f"{self.write} not sent: {KEY} gives {self.repository} {self.permission}: "

@@ -26,12 +26,5 @@ def refused(services: Services, job: Job, write: Write) -> Refusal | None:
     if note not in job.description:
         described = f"{note}; {job.description}" if job.description else note
         services.jobs.describe(job.job_id, described[:255])
-        log.warning(
-            "permissions.write_refused",
-            job_id=job.job_id,
-            repository=found.repository,
-            write=found.write,
-            permission=found.permission,
-            level=found.level,
-        )
+        log.warning("permissions.write_refused", job_id=job.job_id, **found.log_fields)
     return found
