@@ -144,6 +144,11 @@ class OAuthCredential:
                 return cached[0]
             if self.redis.set(self.lock_key, b"1", nx=True, px=LOCK_TTL_MS):
                 try:
+                    # Another process may have stored a token between our read and our lock.
+                    cached = self._read_shared()
+                    if cached and cached[1] - REFRESH_MARGIN > self.clock():
+                        self._local = cached
+                        return cached[0]
                     return self._fetch_and_share()
                 finally:
                     self.redis.delete(self.lock_key)
